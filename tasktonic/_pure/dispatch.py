@@ -1,0 +1,140 @@
+"""The per-class sparkle dispatch table (pure twin of ``_core/dispatch.pyx``).
+
+When a tonic class is created, its sparkles are found once: methods named
+``prefix[_state]__name`` with prefix ``ttsc`` (command), ``ttse`` (event), ``tts`` (internal),
+``_tts`` (private) or ``_ttss`` (system). For each ``prefix__name`` there is one
+``SparkleEntry`` whose ``table`` holds the handler per state index: index 0 is "no active
+state" (the generic handler), index ``i`` the handler for state ``i`` (its specific handler, else
+the generic one), and the last slot is always None (a completed tonic's index). A missing
+handler is None: the loop skips it.
+
+Every sparkle name on the class is replaced by a *sparkle method*: calling it never runs the
+handler, it queues the work order ``(tonic, entry, args, kwargs)`` on the tonic's catalyst loop
+(``tonic._tt_loop``): a plain append on the catalyst's own thread, ``push_threadsafe`` (copy and
+wake) from any other thread. A sparkle method reached through ``super()`` or through an explicit
+``Base.ttse__x(self)`` runs that class's handler at once, inside the running sparkle, so
+overriding hooks can extend their parent's.
+
+The compiled twin must match: ``parse_sparkle_name``, ``SparkleEntry`` (``name``, ``table``,
+``by_state``, ``generic``), ``build_class_sparkles(cls, declared_states)`` returning
+``(entries, state_names)``, and the queued-call behaviour of the installed methods.
+"""
+from __future__ import annotations
+
+from threading import get_ident
+from typing import Any, Callable
+
+__all__ = ["PREFIXES", "SparkleEntry", "parse_sparkle_name", "build_class_sparkles"]
+
+#: Longest first, so ``_ttss`` wins over ``_tts`` and ``ttsc`` over ``tts``.
+PREFIXES = ("_ttss", "_tts", "ttsc", "ttse", "tts")
+
+
+def parse_sparkle_name(attr: str) -> tuple[str, str | None, str] | None:
+    """Split ``prefix[_state]__name`` into ``(prefix, state, name)``; None if not a sparkle."""
+    head, sep, name = attr.partition("__")
+    if not sep or not name or not head:
+        return None
+    for prefix in PREFIXES:
+        if head == prefix:
+            return prefix, None, name
+        if head.startswith(prefix) and head[len(prefix)] == "_" and len(head) > len(prefix) + 1:
+            return prefix, head[len(prefix) + 1:], name
+    return None
+
+
+class SparkleEntry:
+    """One sparkle of one class: its name and its handler for every state."""
+
+    __slots__ = ("name", "table", "by_state", "generic", "__weakref__")
+
+    def __init__(self, name: str, generic: Callable | None, by_state: dict[str, Callable],
+                 state_names: tuple[str, ...]) -> None:
+        self.name = name
+        self.generic = generic
+        self.by_state = by_state
+        self.table = ((generic,) + tuple(by_state.get(s, generic) for s in state_names)
+                      + (None,))
+
+    def __repr__(self) -> str:
+        return f"<sparkle {self.name}>"
+
+    def call_now(self, tonic: Any, args: tuple, kwargs: dict) -> Any:
+        """Run the handler for ``tonic``'s active state synchronously (the ``super()`` path)."""
+        handler = self.by_state.get(tonic._tt_state_name, self.generic)
+        if handler is None:
+            return None
+        return handler(tonic, *args, **kwargs)
+
+
+def _is_framework_noop(func: Any) -> bool:
+    return getattr(func, "_tt_noop", False)
+
+
+def build_class_sparkles(cls: type, declared_states: tuple[str, ...] = ()
+                         ) -> tuple[dict[str, SparkleEntry], tuple[str, ...]]:
+    """Find the sparkles of ``cls`` (once, at class creation) and install its sparkle methods.
+
+    Returns ``(entries, state_names)``: the entry per generic sparkle name and the class's
+    states in index order (index ``i + 1`` in every table is ``state_names[i]``).
+    """
+    own = {}
+    for attr, value in list(cls.__dict__.items()):
+        if callable(value) and not getattr(value, "_tt_sparkle_method", False) \
+                and parse_sparkle_name(attr) is not None and not isinstance(value, type):
+            own[attr] = value
+    cls._tt_own_sparkles = own
+
+    merged: dict[str, Callable] = {}
+    for klass in reversed(cls.__mro__):
+        merged.update(klass.__dict__.get("_tt_own_sparkles", {}))
+
+    states: list[str] = []
+    for state in declared_states:
+        if state not in states:
+            states.append(state)
+    generic: dict[str, Callable | None] = {}
+    specific: dict[str, dict[str, Callable]] = {}
+    for attr, func in merged.items():
+        prefix, state, name = parse_sparkle_name(attr)  # type: ignore[misc]
+        key = f"{prefix}__{name}"
+        handler = None if _is_framework_noop(func) else func
+        if state is None:
+            generic[key] = handler
+        else:
+            if state not in states:
+                states.append(state)
+            if handler is not None:
+                specific.setdefault(key, {})[state] = handler
+            generic.setdefault(key, None)
+    state_names = tuple(states)
+
+    entries = {key: SparkleEntry(key, generic[key], specific.get(key, {}), state_names)
+               for key in generic}
+    for attr in merged:
+        prefix, state, name = parse_sparkle_name(attr)  # type: ignore[misc]
+        entry = entries[f"{prefix}__{name}"]
+        setattr(cls, attr, _make_sparkle_method(entry, cls, merged[attr]))
+    for key, entry in entries.items():
+        if key not in merged:  # only state-specific handlers exist: still callable by name
+            setattr(cls, key, _make_sparkle_method(entry, cls, None))
+    return entries, state_names
+
+
+def _make_sparkle_method(entry: SparkleEntry, owner: type, original: Callable | None) -> Callable:
+    def sparkle_method(self, *args, **kwargs):
+        if self.__class__ is owner:
+            loop = self._tt_loop
+            if loop.thread_id == get_ident():
+                loop.push((self, entry, args, kwargs))
+            else:
+                loop.push_threadsafe(self, entry, args, kwargs)
+            return None
+        return entry.call_now(self, args, kwargs)
+
+    sparkle_method.__name__ = entry.name
+    sparkle_method.__qualname__ = f"{owner.__qualname__}.{entry.name}"
+    sparkle_method.__doc__ = getattr(original, "__doc__", None)
+    sparkle_method.__wrapped__ = original  # type: ignore[attr-defined]
+    sparkle_method._tt_sparkle_method = True  # type: ignore[attr-defined]
+    return sparkle_method

@@ -1,0 +1,157 @@
+"""The catalyst's sparkle loop (pure twin of ``_core/loop.pyx``).
+
+One loop per catalyst, run by the catalyst's thread. It owns the ready queue of work orders
+``(tonic, entry, args, kwargs)`` and the extra-sparkle queue (state transitions), and fires the
+catalyst's timers. The compiled twin must match this behaviour:
+
+* ``push(order)`` appends from the loop's own thread (no lock, no wake: the loop is busy
+  running the caller); ``push_threadsafe(tonic, entry, args, kwargs)`` copies the arguments
+  (``copy_call``), appends and wakes the loop if it sleeps. Orders from one sender run in the
+  order sent.
+* Each pass runs the orders that were ready when the pass began; after every order it drains
+  ``extra`` (on_exit, state change, on_enter of a ``to_state``) before the next order; after the
+  pass it fires due timers (``timer._tt_expire(now)``, which queues the timer's sparkle).
+* The handler is ``entry.table[tonic._tt_state]``; None means "nothing to run" (a completed
+  tonic has state index -1, whose slot is always None, and its order is dropped with a debug
+  line). ``current`` is the order being run (who is running, for base detection and logs).
+* An ``Exception`` from a handler goes to ``on_error(tonic, entry, exc)`` and the loop goes on;
+  ``BaseException`` (KeyboardInterrupt, SystemExit) leaves ``run``.
+* With nothing ready it waits, without holding the GIL, until the next timer deadline or a
+  ``push_threadsafe``. ``stop()`` (from any thread) ends ``run`` after the current order.
+* ``tracer``, when not None, is called as ``tracer(tonic, entry, args, kwargs)`` before each
+  order (FULL logging); when None no trace work happens at all.
+
+Subclasses (the selector catalyst) override ``wait(timeout)`` and ``wake()`` only.
+"""
+from __future__ import annotations
+
+import logging
+from collections import deque
+from threading import Condition, Lock, get_ident
+from time import monotonic
+from typing import Any, Callable
+
+from .copy import copy_call
+from .timerheap import TimerHeap
+
+__all__ = ["SparkleLoop"]
+
+_log = logging.getLogger("tasktonic")
+
+
+class SparkleLoop:
+    """Ready queue, extra sparkles, timers and the wait of one catalyst."""
+
+    def __init__(self, on_error: Callable[[Any, Any, Exception], None]) -> None:
+        self._ready: deque = deque()
+        self.push = self._ready.append
+        self.extra: deque = deque()
+        self.timers = TimerHeap()
+        self.thread_id: int | None = None
+        self.current: tuple | None = None
+        self.tracer: Callable | None = None
+        self._on_error = on_error
+        self._cond = Condition(Lock())
+        self._sleeping = False
+        self._running = False
+
+    def __len__(self) -> int:
+        return len(self._ready)
+
+    def push_threadsafe(self, tonic: Any, entry: Any, args: tuple, kwargs: dict) -> None:
+        """Queue an order from another thread: copy the arguments, append, wake the loop."""
+        if args or kwargs:
+            args, kwargs = copy_call(args, kwargs)
+        self._ready.append((tonic, entry, args, kwargs))
+        if self._sleeping:
+            self.wake()
+
+    def wake(self) -> None:
+        """Wake a loop sleeping in ``wait``."""
+        with self._cond:
+            self._cond.notify()
+
+    def wait(self, timeout: float | None) -> None:
+        """Sleep until ``wake`` or ``timeout`` seconds, unless an order is already ready."""
+        with self._cond:
+            self._sleeping = True
+            if not self._ready and self._running:
+                self._cond.wait(timeout)
+            self._sleeping = False
+
+    def stop(self) -> None:
+        """End ``run`` after the order being run; safe from any thread."""
+        self._running = False
+        self.wake()
+
+    def run_extra(self) -> None:
+        """Run the extra sparkles queued by the order just run (state transitions)."""
+        extra = self.extra
+        while extra:
+            self._run_one(extra.popleft())
+
+    def _run_one(self, order: tuple) -> None:
+        tonic, entry, args, kwargs = order
+        handler = entry.table[tonic._tt_state]
+        if handler is None:
+            if tonic._tt_state == -1:
+                _log.debug("dropped %s for finished tonic %s", entry.name, tonic)
+            return
+        if self.tracer is not None:
+            self.tracer(tonic, entry, args, kwargs)
+        self.current = order
+        try:
+            handler(tonic, *args, **kwargs)
+        except Exception as exc:
+            self._on_error(tonic, entry, exc)
+
+    def run(self) -> None:
+        """Run orders and timers until ``stop``."""
+        self.thread_id = get_ident()
+        self._running = True
+        ready = self._ready
+        extra = self.extra
+        popleft = ready.popleft
+        timers = self.timers
+        on_error = self._on_error
+        try:
+            while self._running:
+                count = len(ready)
+                tracer = self.tracer
+                while count:
+                    count -= 1
+                    order = popleft()
+                    tonic, entry, args, kwargs = order
+                    handler = entry.table[tonic._tt_state]
+                    if handler is not None:
+                        if tracer is not None:
+                            tracer(tonic, entry, args, kwargs)
+                        self.current = order
+                        try:
+                            handler(tonic, *args, **kwargs)
+                        except Exception as exc:
+                            on_error(tonic, entry, exc)
+                        if extra:
+                            self.run_extra()
+                    elif tonic._tt_state == -1:
+                        _log.debug("dropped %s for finished tonic %s", entry.name, tonic)
+                deadline = timers.next_deadline()
+                timeout = None
+                if deadline is not None:
+                    now = monotonic()
+                    if deadline <= now:
+                        for timer in timers.pop_due(now):
+                            timer._tt_expire(now)
+                        continue
+                    timeout = deadline - now
+                if not ready and self._running:
+                    self.wait(timeout)
+        finally:
+            self.current = None
+            self._running = False
+
+    def drain(self) -> list:
+        """Remove and return the orders still queued (used once the catalyst has finished)."""
+        orders = list(self._ready)
+        self._ready.clear()
+        return orders

@@ -1,0 +1,102 @@
+"""ttFormula: the recipe of an application, and the call that runs it.
+
+Instantiating a formula runs the application in the calling thread: settings
+(``creating_formula``), the main catalyst (``creating_main_catalyst``), the starting tonics
+(``creating_starting_tonics``), then the main catalyst's loop until the application has
+finished and no other catalyst thread is left. If the error policy ``'stop'`` ended the
+application, the formula raises the ``ttSparkleError`` afterwards.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Iterable
+
+from . import log as _log_module
+from .catalyst import join_catalyst_threads, ttCatalyst
+from .errors import ERROR_POLICIES
+from .ledger import MAIN_CATALYST_NAME, ttLedger
+from .log import ttLog
+
+__all__ = ["ttFormula", "DEFAULT_SETTINGS"]
+
+_log = logging.getLogger("tasktonic")
+
+#: The settings every application starts from; ``creating_formula`` overrides them.
+DEFAULT_SETTINGS: tuple[tuple[str, Any], ...] = (
+    ("tasktonic/project/name", "tasktonic app"),
+    ("tasktonic/log/to", "screen"),
+    ("tasktonic/log/default", ttLog.QUIET),
+    ("tasktonic/errors/policy", "log"),
+    ("tasktonic/catalysts/join_timeout", 10.0),
+)
+
+
+class ttFormula:
+    """Subclass it, override the ``creating_*`` steps, and instantiate it to run the app."""
+
+    def __init__(self) -> None:
+        ledger = ttLedger()
+        if ledger.main_catalyst is not None:
+            raise RuntimeError("tasktonic: an application is already running in this process "
+                               f"(main catalyst {ledger.main_catalyst!r})")
+        ledger.reset()
+        ledger.update_formula(DEFAULT_SETTINGS)
+        ledger.update_formula("tasktonic/project/started@", time.time())
+        settings = self.creating_formula()
+        if settings:
+            ledger.update_formula(settings)
+        self._apply_settings(ledger)
+        try:
+            self._run(ledger)
+        finally:
+            failure = ledger.failure
+            ledger.reset()
+        if failure is not None:
+            raise failure
+
+    @staticmethod
+    def _apply_settings(ledger: ttLedger) -> None:
+        ttLog.from_any(ledger.setting("tasktonic/log/default"))
+        policy = ledger.setting("tasktonic/errors/policy")
+        if policy not in ERROR_POLICIES:
+            raise ValueError(f"tasktonic: 'tasktonic/errors/policy' must be one of "
+                             f"{', '.join(ERROR_POLICIES)}; got {policy!r}")
+        _log_module.set_sink(ledger.setting("tasktonic/log/to"))
+
+    def _run(self, ledger: ttLedger) -> None:
+        ledger.update_formula("tasktonic/project/status", "starting")
+        ledger.expect_main_catalyst()
+        self.creating_main_catalyst()
+        main = ledger.main_catalyst
+        if main is None:
+            ledger.expect_main_catalyst()
+            main = ttCatalyst(name=MAIN_CATALYST_NAME)
+        if not isinstance(main, ttCatalyst):
+            raise RuntimeError(f"tasktonic: main catalyst {main!r} is not a ttCatalyst")
+        try:
+            self.creating_starting_tonics()
+            ledger.startup_complete(on_idle=main.finish)
+            ledger.update_formula("tasktonic/project/status", "main_running")
+            main.start_sparkling()
+        except BaseException:
+            if not main.finished:
+                main._tt_begin_finish()
+            raise
+        finally:
+            ledger.update_formula("tasktonic/project/status", "main_finished")
+            alive = join_catalyst_threads(ledger.setting("tasktonic/catalysts/join_timeout"))
+            if alive:
+                _log.error("tasktonic: catalyst threads still running after the main catalyst "
+                           "finished: %s", ", ".join(t.name for t in alive))
+
+    def creating_formula(self) -> Iterable[tuple[str, Any]] | dict | None:
+        """Return the application's settings as ``(path, value)`` pairs."""
+        return None
+
+    def creating_main_catalyst(self) -> None:
+        """Create the main catalyst (a plain ttCatalyst unless overridden)."""
+        ttCatalyst(name=MAIN_CATALYST_NAME)
+
+    def creating_starting_tonics(self) -> None:
+        """Create the tonics the application starts with."""

@@ -1,0 +1,173 @@
+"""ttLedger: the registry of every live essence, the services, and the formula settings.
+
+One ledger per process. It hands out ids (0 is kept for the main catalyst, freed ids are
+reused lowest first), finds tonics by id or name and services by service name, and counts the
+application's own tonics so the application can end when the last one has finished.
+"""
+from __future__ import annotations
+
+import heapq
+import threading
+from typing import Any, Callable, Iterable
+
+__all__ = ["ttLedger", "MAIN_CATALYST_NAME"]
+
+MAIN_CATALYST_NAME = "tt_main_catalyst"
+
+
+class ttLedger:
+    """The process-wide registry of essences (``ttLedger()`` always returns the same one)."""
+
+    _instance: "ttLedger | None" = None
+    _instance_lock = threading.Lock()
+
+    def __new__(cls) -> "ttLedger":
+        with cls._instance_lock:
+            if cls._instance is None:
+                ledger = super().__new__(cls)
+                ledger._lock = threading.RLock()
+                ledger._setup()
+                cls._instance = ledger
+        return cls._instance
+
+    def _setup(self) -> None:
+        self.records: dict[int, Any] = {}
+        self._free: list[int] = []
+        self._next_id = 1
+        self.services: dict[str, Any] = {}
+        self.formula: dict[str, Any] = {}
+        self._main_expected = False
+        self._app_tonics = 0
+        self._started = False
+        self._on_idle: Callable[[], None] | None = None
+        self.failure: Exception | None = None  # set when the error policy stopped the app
+
+    # -- ids and records ---------------------------------------------------------------
+    def register(self, essence: Any) -> int:
+        """Give ``essence`` an id and record it; the first catalyst of a formula gets id 0."""
+        with self._lock:
+            if self._main_expected and getattr(essence, "_tt_is_catalyst", False):
+                self._main_expected = False
+                tid = 0
+            elif self._free:
+                tid = heapq.heappop(self._free)
+            else:
+                tid = self._next_id
+                self._next_id += 1
+            self.records[tid] = essence
+            return tid
+
+    def unregister(self, essence: Any) -> None:
+        """Forget ``essence`` and free its id (and its service name, if it is the service)."""
+        with self._lock:
+            tid = essence.id
+            if self.records.get(tid) is not essence:
+                return
+            del self.records[tid]
+            if tid != 0:
+                heapq.heappush(self._free, tid)
+            name = getattr(essence, "_tt_is_service", None)
+            if name and self.services.get(name) is essence:
+                del self.services[name]
+
+    def expect_main_catalyst(self) -> None:
+        """The next catalyst registered is the main catalyst (id 0)."""
+        with self._lock:
+            if 0 in self.records:
+                raise RuntimeError("tasktonic: an application is already running in this "
+                                   f"process ({self.records[0]!r})")
+            self._main_expected = True
+
+    def get_tonic_by_id(self, tid: int) -> Any:
+        return self.records.get(tid)
+
+    def get_tonic_by_name(self, name: str) -> Any:
+        with self._lock:
+            for essence in self.records.values():
+                if essence.name == name:
+                    return essence
+        return None
+
+    def get_id_by_name(self, name: str) -> int | None:
+        essence = self.get_tonic_by_name(name)
+        return None if essence is None else essence.id
+
+    @property
+    def main_catalyst(self) -> Any:
+        return self.records.get(0)
+
+    # -- services ----------------------------------------------------------------------
+    def get_service_by_name(self, service: str) -> Any:
+        return self.services.get(service)
+
+    def add_service(self, name: str, essence: Any) -> None:
+        with self._lock:
+            self.services[name] = essence
+
+    # -- the application's own tonics -------------------------------------------------
+    def count_app_tonic(self, delta: int) -> None:
+        """Track live application tonics; when the last one goes, call the idle hook."""
+        with self._lock:
+            self._app_tonics += delta
+            idle = self._started and self._app_tonics == 0
+            hook = self._on_idle
+        if idle and hook is not None:
+            hook()
+
+    def startup_complete(self, on_idle: Callable[[], None]) -> None:
+        """The formula has started its tonics; from now on an empty application ends."""
+        with self._lock:
+            self._started = True
+            self._on_idle = on_idle
+            idle = self._app_tonics == 0
+        if idle:
+            on_idle()
+
+    # -- formula settings --------------------------------------------------------------
+    def update_formula(self, formula: Any, val: Any = None) -> None:
+        """Set formula settings: ``(path, value)`` pairs, a dict, or one ``path, val``."""
+        items: Iterable
+        if isinstance(formula, str):
+            items = ((formula, val),)
+        elif isinstance(formula, dict):
+            items = formula.items()
+        else:
+            items = formula
+        with self._lock:
+            for pair in items:
+                try:
+                    path, value = pair
+                except (TypeError, ValueError):
+                    raise TypeError("tasktonic: formula settings are (path, value) pairs, "
+                                    f"got {pair!r}") from None
+                if not isinstance(path, str):
+                    raise TypeError(f"tasktonic: formula path must be a str, got {path!r}")
+                self.formula[path.strip("/")] = value
+
+    def setting(self, path: str, default: Any = None) -> Any:
+        """One formula setting, e.g. ``setting('tasktonic/log/to', 'screen')``."""
+        return self.formula.get(path.strip("/"), default)
+
+    # -- inspection and reset ----------------------------------------------------------
+    def sdump(self) -> str:
+        """The live essences as an indented tree (for debugging and reports)."""
+        with self._lock:
+            essences = list(self.records.values())
+        lines: list[str] = []
+
+        def walk(essence: Any, depth: int) -> None:
+            lines.append(f"{'  ' * depth}{essence.id:3d} {essence.name} "
+                         f"[{type(essence).__name__}]")
+            for child in list(essence.infusions):
+                if child.base is essence:
+                    walk(child, depth + 1)
+
+        for essence in sorted(essences, key=lambda e: e.id):
+            if essence.base is None:
+                walk(essence, 0)
+        return "\n".join(lines)
+
+    def reset(self) -> None:
+        """Forget everything (between applications, and between tests)."""
+        with self._lock:
+            self._setup()

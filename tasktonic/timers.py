@@ -1,0 +1,333 @@
+"""Timers: essences that queue a sparkle on their tonic when they expire.
+
+A timer belongs to the tonic that creates it (inside one of its sparkles or its ``__init__``,
+or with ``tonic.bind(ttTimerRepeat, 1.0)``) and runs on that tonic's catalyst, whose timer heap
+orders all its timers on the monotonic clock. When no ``sparkle_back`` is given the timer calls
+the tonic's ``ttse__on_<name>``, ``ttse__on_tmr_<name>`` (for a timer given a name) or
+``ttse__on_timer`` with ``info = {'id', 'name'[, 'marker']}``. A plain callable as
+``sparkle_back`` is run as a sparkle of the tonic, never inside the loop's timer pass.
+
+Start, stop and restart may be called from any thread: off the catalyst's thread they are
+queued to it, so only that thread ever touches its heap.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import numbers
+from threading import get_ident
+from time import monotonic
+from typing import Any, Callable
+
+from . import schedule as _schedule
+from .errors import handle_sparkle_error
+from .essence import LC_FINISHING, ttEssence
+
+__all__ = ["ttTimer", "ttTimerSingleShot", "ttTimerRepeat", "ttTimerPausing",
+           "ttTimerScheduled", "ttTimerEveryYear", "ttTimerEveryMonth", "ttTimerEveryWeek",
+           "ttTimerEveryDay", "ttTimerEveryHour", "ttTimerEveryMinute"]
+
+
+class _TimerEntry:
+    """Names the timer in the error log when its callback cannot be queued."""
+
+    def __init__(self, timer: "ttTimer") -> None:
+        self.name = f"timer {timer.name!r} callback"
+
+
+class ttTimer(ttEssence):
+    """Base of all timers: callback resolution, start/stop/restart, the heap handle."""
+
+    _tt_force_stealth = True
+
+    def __init__(self, sparkle_back: Callable | None = None, marker: Any = None,
+                 name: str | None = None, **kwargs: Any) -> None:
+        if type(self) is ttTimer:
+            raise TypeError("tasktonic: ttTimer is a base class; use ttTimerSingleShot, "
+                            "ttTimerRepeat, ttTimerPausing or a ttTimerEvery... timer")
+        user_named = name is not None
+        super().__init__(name=name, **kwargs)
+        base = self.base
+        if base is None or not hasattr(base, "catalyst"):
+            raise TypeError(f"tasktonic: {type(self).__name__} must be created by a tonic "
+                            "(inside its sparkle or __init__, or with tonic.bind(...))")
+        self.catalyst = base.catalyst
+        self._tt_heap_loop = base.catalyst._tt_sparkle_loop
+        self.marker = marker
+        self.expire = -1.0
+        self._tt_handle: Any = None
+        self.sparkle_back = self._tt_resolve_callback(sparkle_back, user_named)
+
+    def _tt_resolve_callback(self, sparkle_back: Callable | None, user_named: bool) -> Callable:
+        if sparkle_back is not None:
+            if not callable(sparkle_back):
+                raise TypeError(f"tasktonic: sparkle_back of timer {self.name!r} must be "
+                                f"callable, got {type(sparkle_back).__name__}")
+            return sparkle_back
+        candidates = ["ttse__on_timer"]
+        if user_named:
+            key = self.name.strip().lower().replace(" ", "_")
+            candidates[:0] = [f"ttse__on_{key}", f"ttse__on_tmr_{key}"]
+        for attr in candidates:
+            callback = getattr(self.base, attr, None)
+            if callback is not None:
+                return callback
+        raise TypeError(f"tasktonic: tonic {self.base.name!r} has no {' or '.join(candidates)} "
+                        f"for timer {self.name!r}; define one or pass sparkle_back=")
+
+    # -- running -----------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._tt_handle is not None
+
+    def _tt_on_own_thread(self) -> bool:
+        return self._tt_heap_loop.thread_id == get_ident()
+
+    def _tt_in_catalyst(self, method: Callable, *args: Any) -> bool:
+        """Run ``method`` on the catalyst's thread: now if we are on it, else queued."""
+        if self._tt_on_own_thread():
+            return False
+        self.base._ttss__call(method, *args)
+        return True
+
+    def start(self) -> "ttTimer":
+        """(Re)start the timer from now."""
+        if self._tt_lc >= LC_FINISHING:
+            raise RuntimeError(f"tasktonic: timer {self.name!r} has finished; create a new one")
+        if not self._tt_in_catalyst(self.start):
+            self._tt_schedule(self._tt_first_deadline(monotonic()))
+        return self
+
+    def stop(self) -> "ttTimer":
+        """Stop the timer; a stopped timer can be started again."""
+        if not self._tt_in_catalyst(self.stop):
+            self._tt_cancel()
+        return self
+
+    def restart(self) -> "ttTimer":
+        """Stop and start again from now."""
+        return self.start()
+
+    def _tt_schedule(self, deadline: float) -> None:
+        heap = self._tt_heap_loop.timers
+        if self._tt_handle is not None:
+            heap.cancel(self._tt_handle)
+        self.expire = deadline
+        self._tt_handle = heap.push(deadline, self)
+
+    def _tt_cancel(self) -> None:
+        if self._tt_handle is not None:
+            self._tt_heap_loop.timers.cancel(self._tt_handle)
+            self._tt_handle = None
+        self.expire = -1.0
+
+    def _tt_first_deadline(self, now: float) -> float:
+        raise NotImplementedError
+
+    def _tt_next_deadline(self, deadline: float, now: float) -> float | None:
+        """The deadline after one that fired, or None to stay stopped."""
+        return None
+
+    def _tt_expire(self, now: float) -> None:
+        """Called by the catalyst loop when the deadline has passed."""
+        deadline = self.expire
+        self._tt_handle = None
+        self.expire = -1.0
+        info = {"id": self.id, "name": self.name}
+        if self.marker is not None:
+            info["marker"] = self.marker
+        try:
+            callback = self.sparkle_back
+            if getattr(getattr(callback, "__func__", None), "_tt_sparkle_method", False):
+                callback(info)
+            else:
+                self.base._ttss__call(callback, info)
+            following = self._tt_next_deadline(deadline, now)
+            if following is not None:
+                self._tt_schedule(following)
+        except Exception as exc:
+            handle_sparkle_error(self.base, _TimerEntry(self), exc)
+
+    def finish(self) -> None:
+        if self._tt_lc < LC_FINISHING:
+            if self._tt_on_own_thread():
+                self._tt_cancel()
+            else:
+                self._tt_in_catalyst(self._tt_cancel)
+        super().finish()
+
+
+def _period(seconds: Any, minutes: Any, hours: Any, days: Any, timer: str) -> float:
+    total = 0.0
+    for label, value, scale in (("seconds", seconds, 1), ("minutes", minutes, 60),
+                                ("hours", hours, 3600), ("days", days, 86400)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"tasktonic: {timer}({label}=...) must be a number, got "
+                            f"{type(value).__name__} {value!r}")
+        if value < 0:
+            raise ValueError(f"tasktonic: {timer}({label}={value!r}) must not be negative")
+        total += float(value) * scale
+    return total
+
+
+class _ttPeriodicTimer(ttTimer):
+    def __init__(self, seconds: float = 0.0, minutes: float = 0.0, hours: float = 0.0,
+                 days: float = 0.0, name: str | None = None,
+                 sparkle_back: Callable | None = None, marker: Any = None,
+                 **kwargs: Any) -> None:
+        self.period = _period(seconds, minutes, hours, days, type(self).__name__)
+        self._tt_check_period()
+        super().__init__(sparkle_back=sparkle_back, marker=marker, name=name, **kwargs)
+        self._tt_start_on_creation()
+
+    def _tt_check_period(self) -> None:
+        pass
+
+    def _tt_start_on_creation(self) -> None:
+        self.start()
+
+    def _tt_first_deadline(self, now: float) -> float:
+        return now + self.period
+
+    def change_timer(self, seconds: float = 0.0, minutes: float = 0.0, hours: float = 0.0,
+                     days: float = 0.0) -> "_ttPeriodicTimer":
+        """Set a new period; a running timer restarts with it."""
+        self.period = _period(seconds, minutes, hours, days, type(self).__name__)
+        self._tt_check_period()
+        if self.running:
+            self.restart()
+        return self
+
+
+class ttTimerSingleShot(_ttPeriodicTimer):
+    """Fires once, ``period`` seconds after (re)start."""
+
+
+class ttTimerRepeat(_ttPeriodicTimer):
+    """Fires every ``period`` seconds; a late catalyst skips missed beats, it never bursts."""
+
+    def _tt_check_period(self) -> None:
+        if self.period <= 0:
+            raise ValueError(f"tasktonic: {type(self).__name__} needs a period > 0")
+
+    def _tt_next_deadline(self, deadline: float, now: float) -> float:
+        following = deadline + self.period
+        return following if following > now else now + self.period
+
+
+class ttTimerPausing(ttTimerRepeat):
+    """A repeating timer that can pause and resume where it left off."""
+
+    def __init__(self, seconds: float = 0.0, minutes: float = 0.0, hours: float = 0.0,
+                 days: float = 0.0, name: str | None = None,
+                 sparkle_back: Callable | None = None, start_paused: bool = False,
+                 **kwargs: Any) -> None:
+        self._tt_remaining: float | None = None
+        self._tt_start_paused = start_paused
+        super().__init__(seconds, minutes, hours, days, name=name, sparkle_back=sparkle_back,
+                         **kwargs)
+
+    def _tt_start_on_creation(self) -> None:
+        if self._tt_start_paused:
+            self._tt_remaining = self.period
+        else:
+            self.start()
+
+    @property
+    def paused(self) -> bool:
+        return self._tt_remaining is not None
+
+    def pause(self) -> "ttTimerPausing":
+        """Stop, remembering the time left until the next beat."""
+        if not self._tt_in_catalyst(self.pause) and self.running:
+            self._tt_remaining = max(0.0, self.expire - monotonic())
+            self._tt_cancel()
+        return self
+
+    def resume(self) -> "ttTimerPausing":
+        """Go on with the time that was left when paused."""
+        if not self._tt_in_catalyst(self.resume) and self._tt_remaining is not None:
+            remaining, self._tt_remaining = self._tt_remaining, None
+            self._tt_schedule(monotonic() + remaining)
+        return self
+
+    def start(self) -> "ttTimerPausing":
+        self._tt_remaining = None
+        super().start()
+        return self
+
+
+class ttTimerScheduled(ttTimer):
+    """Fires at wall-clock times given by a ``schedule.Schedule``.
+
+    The next trigger is computed on the wall clock and turned into a monotonic deadline;
+    after each firing it is computed again, so clock changes and DST are absorbed.
+    """
+
+    def __init__(self, schedule: _schedule.Schedule, name: str | None = None,
+                 sparkle_back: Callable | None = None, marker: Any = None,
+                 **kwargs: Any) -> None:
+        if not isinstance(schedule, _schedule.Schedule):
+            raise TypeError(f"tasktonic: {type(self).__name__} needs a Schedule, got "
+                            f"{type(schedule).__name__}")
+        self.schedule = schedule
+        self.next_trigger_time: _dt.datetime | None = None
+        super().__init__(sparkle_back=sparkle_back, marker=marker, name=name, **kwargs)
+        self.start()
+
+    def _tt_first_deadline(self, now: float) -> float:
+        wall = _dt.datetime.now()
+        after = wall if self.next_trigger_time is None else max(wall, self.next_trigger_time)
+        self.next_trigger_time = self.schedule.next_after(after)
+        return now + max(0.0, self.next_trigger_time.timestamp() - wall.timestamp())
+
+    def _tt_next_deadline(self, deadline: float, now: float) -> float:
+        return self._tt_first_deadline(now)
+
+
+class _ttTimerEvery(ttTimerScheduled):
+    """A scheduled timer named by its period; keywords as in ``schedule.every_<unit>``."""
+
+    _tt_schedule_factory: Callable[..., _schedule.Schedule]
+
+    def __init__(self, name: str | None = None, *, sparkle_back: Callable | None = None,
+                 marker: Any = None, context: Any = None, log_mode: Any = None,
+                 **when: Any) -> None:
+        super().__init__(type(self)._tt_schedule_factory(**when), name=name,
+                         sparkle_back=sparkle_back, marker=marker, context=context,
+                         log_mode=log_mode)
+
+
+class ttTimerEveryYear(_ttTimerEvery):
+    """Once a year: ``month``, ``day`` (or ``week``/``in_week``), ``hour``, ``minute``..."""
+
+    _tt_schedule_factory = staticmethod(_schedule.every_year)
+
+
+class ttTimerEveryMonth(_ttTimerEvery):
+    """Once a month: ``day`` of the month (or weekday + ``in_week``) at a time."""
+
+    _tt_schedule_factory = staticmethod(_schedule.every_month)
+
+
+class ttTimerEveryWeek(_ttTimerEvery):
+    """Once a week: ``day`` (0=Monday or 'mon'...) at a time."""
+
+    _tt_schedule_factory = staticmethod(_schedule.every_week)
+
+
+class ttTimerEveryDay(_ttTimerEvery):
+    """Every day at ``hour``:``minute``:``second`` (or ``time_str='06:30'``)."""
+
+    _tt_schedule_factory = staticmethod(_schedule.every_day)
+
+
+class ttTimerEveryHour(_ttTimerEvery):
+    """Every hour (``every=n`` hours) at ``minute``:``second``."""
+
+    _tt_schedule_factory = staticmethod(_schedule.every_hour)
+
+
+class ttTimerEveryMinute(_ttTimerEvery):
+    """Every minute (``every=15``: on the quarter) at ``second``."""
+
+    _tt_schedule_factory = staticmethod(_schedule.every_minute)

@@ -1,0 +1,281 @@
+"""ttTonic: an essence with sparkles, a state machine and a catalyst.
+
+Sparkles are found once per class (``__init_subclass__`` hands the class to the dispatch
+seam). Calling one queues a work order on the tonic's catalyst; the catalyst runs it in its own
+thread, routed by the active state: ``prefix_<state>__x``, else ``prefix__x``, else nothing.
+
+Finishing is a tree walk: ``finish()`` queues ``ttsc__finish``; the tonic then finishes its
+infusions (and releases the services it uses), waits until each has completed, runs
+``ttse__on_finished``, leaves the ledger, and tells its base and its catalyst. Sparkles that
+arrive after that are dropped with a debug line on the ``tasktonic`` logger.
+"""
+from __future__ import annotations
+
+import logging
+from threading import get_ident
+from typing import Any, Callable
+
+from ._switch import dispatch as _dispatch
+from .errors import handle_sparkle_error
+from .essence import LC_ACTIVE, LC_COMPLETED, LC_FINISHING, ttEssence
+from .ledger import ttLedger
+from .log import emit, trace_sparkle, ttLog
+
+__all__ = ["ttTonic"]
+
+_log = logging.getLogger("tasktonic")
+
+
+def _noop(func: Callable) -> Callable:
+    """Mark a framework default hook: it exists for ``super()`` but queues nothing."""
+    func._tt_noop = True  # type: ignore[attr-defined]
+    return func
+
+
+class _FinishedLoop:
+    """Where a completed tonic's sparkles go: dropped, with a debug line."""
+
+    thread_id = None
+    current = None
+    tracer = None
+
+    def push_threadsafe(self, tonic: Any, entry: Any, args: tuple, kwargs: dict) -> None:
+        _log.debug("dropped %s for finished tonic %s", entry.name, tonic)
+
+
+_FINISHED_LOOP = _FinishedLoop()
+
+
+class ttTonic(ttEssence):
+    """A stateful component whose methods ``ttsc__x`` / ``ttse__x`` / ``tts__x`` are sparkles."""
+
+    #: Extra state names for states that have no state-specific sparkle of their own.
+    _tt_states: tuple[str, ...] = ()
+
+    _tt_sparkles: dict
+    _tt_state_names: tuple[str, ...]
+    _tt_state_index: dict[str, int]
+    _tt_state = 0
+    _tt_state_name: str | None = None
+
+    catalyst: Any
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._tt_build_sparkles()
+
+    @classmethod
+    def _tt_build_sparkles(cls) -> None:
+        declared: list[str] = []
+        for klass in reversed(cls.__mro__):
+            for state in klass.__dict__.get("_tt_states", ()):
+                if not isinstance(state, str) or not state.isidentifier():
+                    raise TypeError(f"{cls.__name__}._tt_states must hold identifiers, "
+                                    f"got {state!r}")
+                declared.append(state)
+        entries, states = _dispatch.build_class_sparkles(cls, tuple(declared))
+        cls._tt_sparkles = entries
+        cls._tt_state_names = states
+        cls._tt_state_index = {state: i + 1 for i, state in enumerate(states)}
+
+    # -- construction ------------------------------------------------------------------
+    def _tt_pre_init(self, base: Any) -> None:
+        catalyst = getattr(base, "catalyst", None) if base is not None else None
+        if catalyst is None or catalyst._tt_lc >= LC_COMPLETED:
+            catalyst = ttLedger().main_catalyst
+        if catalyst is None:
+            raise RuntimeError(f"tasktonic: cannot create {type(self).__name__}: no catalyst is "
+                               "running (start the application with a ttFormula)")
+        self.catalyst = catalyst
+        self._tt_loop = catalyst._tt_sparkle_loop
+        super()._tt_pre_init(base)
+
+    def __init__(self, name: str | None = None, context: Any = None, log_mode: Any = None,
+                 catalyst: Any = None, **kwargs: Any) -> None:
+        super().__init__(name=name, context=context, log_mode=log_mode, **kwargs)
+        if catalyst is None and context is not None and context.catalyst is not self.catalyst:
+            catalyst = context.catalyst
+        if catalyst is not None and catalyst is not self.catalyst:
+            self._tt_move_to(catalyst)
+
+    def _tt_move_to(self, catalyst: Any) -> None:
+        if not getattr(catalyst, "_tt_is_catalyst", False):
+            raise TypeError(f"tasktonic: catalyst for {self.name!r} must be a ttCatalyst, "
+                            f"got {catalyst!r}")
+        if catalyst._tt_lc >= LC_FINISHING:
+            raise RuntimeError(f"tasktonic: catalyst {catalyst.name!r} has finished; cannot "
+                               f"run {self.name!r} on it")
+        self.catalyst = catalyst
+        self._tt_loop = catalyst._tt_sparkle_loop
+
+    @property
+    def _tt_counts_as_app(self) -> bool:
+        """Application tonics keep the application alive (services and the main do not)."""
+        return not self._tt_is_service
+
+    def _tt_post_init_action(self) -> None:
+        super()._tt_post_init_action()
+        if self.catalyst is not self:
+            self.catalyst._tt_host(self)
+        if self._tt_counts_as_app:
+            ttLedger().count_app_tonic(+1)
+        self._tt_log_lifecycle("started")
+        self.ttse__on_start()
+
+    # -- state machine -----------------------------------------------------------------
+    def to_state(self, state: str, force_reenter: bool = False) -> None:
+        """Go to ``state``: on_exit, the change and on_enter run right after this sparkle."""
+        if not isinstance(state, str):
+            raise TypeError(f"tasktonic: state must be a str, got {type(state).__name__}")
+        index = self._tt_state_index.get(state)
+        if index is None:
+            valid = ", ".join(repr(s) for s in self._tt_state_names) or "none"
+            raise ValueError(f"tasktonic: tonic {self.name!r} ({type(self).__name__}) has no "
+                             f"state {state!r}; valid states: {valid}")
+        loop = self._tt_loop
+        current = loop.current
+        if loop.thread_id == get_ident() and current is not None and current[0] is self:
+            loop.extra.append((self, self._tt_sparkles["_ttss__transition"],
+                               (index, force_reenter), {}))
+        else:
+            self._ttss__transition(index, force_reenter)
+
+    def reenter_current_state(self) -> None:
+        """Run on_exit and on_enter of the active state again."""
+        if self._tt_state_name is not None:
+            self.to_state(self._tt_state_name, force_reenter=True)
+
+    def get_active_state(self) -> str | None:
+        """The active state's name, or None before the first ``to_state``."""
+        return self._tt_state_name
+
+    get_current_state_name = get_active_state
+
+    @property
+    def state(self) -> str | None:
+        return self._tt_state_name
+
+    def ttsc__to_state(self, state: str, force_reenter: bool = False) -> None:
+        self.to_state(state, force_reenter)
+
+    def _ttss__transition(self, index: int, force_reenter: bool) -> None:
+        if self._tt_lc == LC_COMPLETED or (index == self._tt_state and not force_reenter):
+            return
+        sparkles = self._tt_sparkles
+        self._tt_run_hook(sparkles["ttse__on_exit"])
+        old = self._tt_state_name
+        self._tt_state = index
+        self._tt_state_name = self._tt_state_names[index - 1]
+        if self._tt_log_mode >= ttLog.QUIET:
+            emit(self, "state", f"{old} -> {self._tt_state_name}")
+        self._tt_run_hook(sparkles["ttse__on_enter"])
+
+    def _tt_run_hook(self, entry: Any, *args: Any) -> None:
+        """Run a lifecycle hook now, inside the running system sparkle, errors contained."""
+        handler = entry.table[self._tt_state]
+        if handler is None:
+            return
+        if self._tt_log_mode >= ttLog.FULL:
+            trace_sparkle(self, entry, args, {})
+        try:
+            handler(self, *args)
+        except Exception as exc:
+            handle_sparkle_error(self, entry, exc)
+
+    # -- default hooks (exist for super(); they queue nothing) -------------------------
+    @_noop
+    def ttse__on_start(self) -> None:
+        """Runs first, on the tonic's catalyst, once the tonic is built."""
+
+    @_noop
+    def ttse__on_finished(self) -> None:
+        """Runs last, once every infusion has finished."""
+
+    @_noop
+    def ttse__on_enter(self) -> None:
+        """Runs after entering any state (``ttse_<state>__on_enter`` for one state)."""
+
+    @_noop
+    def ttse__on_exit(self) -> None:
+        """Runs before leaving any state (``ttse_<state>__on_exit`` for one state)."""
+
+    @_noop
+    def ttse__on_service_base_completed(self, base: Any) -> None:
+        """A service hears that one of the tonics using it has finished."""
+
+    def on_sparkle_error(self, sparkle: str, error: Exception) -> bool:
+        """Override to handle this tonic's sparkle errors; return True when handled."""
+        return False
+
+    def _ttss__call(self, func: Callable, *args: Any, **kwargs: Any) -> None:
+        """Run a plain callable on this tonic's catalyst, as a sparkle of this tonic."""
+        func(*args, **kwargs)
+
+    # -- finishing ---------------------------------------------------------------------
+    def finish(self) -> None:
+        """Ask the tonic to finish; sparkles queued before this still run."""
+        self.ttsc__finish()
+
+    def ttsc__finish(self) -> None:
+        self._tt_begin_finish()
+
+    def _tt_begin_finish(self) -> None:
+        if self._tt_lc >= LC_FINISHING:
+            return
+        self._tt_lc = LC_FINISHING
+        self._tt_log_lifecycle("finishing")
+        for infusion in reversed(list(self.infusions)):
+            self._tt_end_infusion(infusion)
+        self._tt_check_complete()
+
+    def _tt_end_infusion(self, infusion: ttEssence) -> None:
+        if self in infusion.service_bases:
+            self._tt_remove_infusion(infusion)
+            infusion._ttss__remove_service_base(self)
+        else:
+            infusion.finish()
+
+    def _tt_add_infusion(self, infusion: ttEssence) -> None:
+        super()._tt_add_infusion(infusion)
+        if self._tt_lc >= LC_FINISHING:
+            self._tt_end_infusion(infusion)
+
+    def _tt_pending(self) -> bool:
+        return bool(self.infusions)
+
+    def _tt_check_complete(self) -> None:
+        if self._tt_lc == LC_FINISHING and not self._tt_pending():
+            self._tt_run_hook(self._tt_sparkles["ttse__on_finished"])
+            self._tt_complete()
+
+    def _tt_infusion_completed(self, infusion: ttEssence) -> None:
+        self._ttss__on_infusion_completed(infusion)  # bookkeeping on our own thread
+
+    def _ttss__on_infusion_completed(self, infusion: ttEssence) -> None:
+        self._tt_remove_infusion(infusion)
+        self._tt_check_complete()
+
+    def _tt_complete(self) -> None:
+        self._tt_lc = LC_COMPLETED
+        self._tt_state = -1
+        self._tt_loop = _FINISHED_LOOP
+        ledger = ttLedger()
+        ledger.unregister(self)
+        self._tt_log_lifecycle("finished")
+        if self.base is not None:
+            self.base._tt_infusion_completed(self)
+        if self.catalyst is not self:
+            self.catalyst._tt_unhost(self)
+        if self._tt_counts_as_app:
+            ledger.count_app_tonic(-1)
+
+    # -- services ----------------------------------------------------------------------
+    def _ttss__remove_service_base(self, base: ttEssence) -> None:
+        if base in self.service_bases:
+            self.service_bases.remove(base)
+            self.ttse__on_service_base_completed(base)
+            if not self.service_bases:
+                self.finish()
+
+
+ttTonic._tt_build_sparkles()
