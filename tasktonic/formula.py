@@ -18,7 +18,7 @@ from .errors import ERROR_POLICIES
 from .ledger import MAIN_CATALYST_NAME, ttLedger
 from .log import ttLog
 
-__all__ = ["ttFormula", "DEFAULT_SETTINGS"]
+__all__ = ["ttFormula", "DEFAULT_SETTINGS", "prepare_settings"]
 
 _log = logging.getLogger("tasktonic")
 
@@ -32,39 +32,45 @@ DEFAULT_SETTINGS: tuple[tuple[str, Any], ...] = (
 )
 
 
+def prepare_settings(ledger: ttLedger, settings: Any) -> None:
+    """Defaults, then the application's settings; validate them and choose the log sink."""
+    ledger.update_formula(DEFAULT_SETTINGS)
+    ledger.update_formula("tasktonic/project/started@", time.time())
+    if settings:
+        ledger.update_formula(settings)
+    ttLog.from_any(ledger.setting("tasktonic/log/default"))
+    policy = ledger.setting("tasktonic/errors/policy")
+    if policy not in ERROR_POLICIES:
+        raise ValueError(f"tasktonic: 'tasktonic/errors/policy' must be one of "
+                         f"{', '.join(ERROR_POLICIES)}; got {policy!r}")
+    _log_module.set_sink(ledger.setting("tasktonic/log/to"))
+
+
 class ttFormula:
     """Subclass it, override the ``creating_*`` steps, and instantiate it to run the app."""
 
     def __init__(self) -> None:
-        ledger = ttLedger()
-        if ledger.main_catalyst is not None:
-            raise RuntimeError("tasktonic: an application is already running in this process "
-                               f"(main catalyst {ledger.main_catalyst!r})")
-        ledger.reset()
-        ledger.update_formula(DEFAULT_SETTINGS)
-        ledger.update_formula("tasktonic/project/started@", time.time())
-        settings = self.creating_formula()
-        if settings:
-            ledger.update_formula(settings)
-        self._apply_settings(ledger)
+        ledger = self._begin()
+        main = self._create_main_catalyst(ledger)
         try:
-            self._run(ledger)
+            self._run(ledger, main)
         finally:
             failure = ledger.failure
             ledger.reset()
         if failure is not None:
             raise failure
 
-    @staticmethod
-    def _apply_settings(ledger: ttLedger) -> None:
-        ttLog.from_any(ledger.setting("tasktonic/log/default"))
-        policy = ledger.setting("tasktonic/errors/policy")
-        if policy not in ERROR_POLICIES:
-            raise ValueError(f"tasktonic: 'tasktonic/errors/policy' must be one of "
-                             f"{', '.join(ERROR_POLICIES)}; got {policy!r}")
-        _log_module.set_sink(ledger.setting("tasktonic/log/to"))
+    def _begin(self) -> ttLedger:
+        """A fresh ledger holding this application's settings."""
+        ledger = ttLedger()
+        if ledger.main_catalyst is not None:
+            raise RuntimeError("tasktonic: an application is already running in this process "
+                               f"(main catalyst {ledger.main_catalyst!r})")
+        ledger.reset()
+        prepare_settings(ledger, self.creating_formula())
+        return ledger
 
-    def _run(self, ledger: ttLedger) -> None:
+    def _create_main_catalyst(self, ledger: ttLedger) -> ttCatalyst:
         ledger.update_formula("tasktonic/project/status", "starting")
         ledger.expect_main_catalyst()
         self.creating_main_catalyst()
@@ -74,6 +80,9 @@ class ttFormula:
             main = ttCatalyst(name=MAIN_CATALYST_NAME)
         if not isinstance(main, ttCatalyst):
             raise RuntimeError(f"tasktonic: main catalyst {main!r} is not a ttCatalyst")
+        return main
+
+    def _run(self, ledger: ttLedger, main: ttCatalyst) -> None:
         try:
             self.creating_starting_tonics()
             ledger.startup_complete(on_idle=main.finish)

@@ -78,6 +78,11 @@ class ttLedger:
                                    f"process ({self.records[0]!r})")
             self._main_expected = True
 
+    @property
+    def main_expected(self) -> bool:
+        """True between ``expect_main_catalyst`` and the main catalyst's registration."""
+        return self._main_expected
+
     def get_tonic_by_id(self, tid: int) -> Any:
         return self.records.get(tid)
 

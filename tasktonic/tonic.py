@@ -19,7 +19,7 @@ from ._switch import dispatch as _dispatch
 from .errors import handle_sparkle_error
 from .essence import LC_ACTIVE, LC_COMPLETED, LC_FINISHING, ttEssence
 from .ledger import ttLedger
-from .log import emit, trace_sparkle, ttLog
+from .log import emit, ttLog
 
 __all__ = ["ttTonic"]
 
@@ -175,8 +175,9 @@ class ttTonic(ttEssence):
         handler = entry.table[self._tt_state]
         if handler is None:
             return
-        if self._tt_log_mode >= ttLog.FULL:
-            trace_sparkle(self, entry, args, {})
+        tracer = self._tt_loop.tracer
+        if tracer is not None:
+            tracer(self, entry, args, {})
         try:
             handler(self, *args)
         except Exception as exc:

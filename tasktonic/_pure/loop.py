@@ -19,7 +19,9 @@ catalyst's timers. The compiled twin must match this behaviour:
 * With nothing ready it waits, without holding the GIL, until the next timer deadline or a
   ``push_threadsafe``. ``stop()`` (from any thread) ends ``run`` after the current order.
 * ``tracer``, when not None, is called as ``tracer(tonic, entry, args, kwargs)`` before each
-  order (FULL logging); when None no trace work happens at all.
+  order (FULL logging, the distiller); when None no trace work happens at all.
+* ``step()`` runs one ready order with its extras and ``fire_due(now)`` fires due timers: the
+  distiller drives a catalyst with them instead of ``run``.
 
 Subclasses (the selector catalyst) override ``wait(timeout)`` and ``wake()`` only.
 """
@@ -53,7 +55,7 @@ class SparkleLoop:
         self._on_error = on_error
         self._cond = Condition(Lock())
         self._sleeping = False
-        self._running = False
+        self._stopped = False
 
     def __len__(self) -> int:
         return len(self._ready)
@@ -75,13 +77,13 @@ class SparkleLoop:
         """Sleep until ``wake`` or ``timeout`` seconds, unless an order is already ready."""
         with self._cond:
             self._sleeping = True
-            if not self._ready and self._running:
+            if not self._ready and not self._stopped:
                 self._cond.wait(timeout)
             self._sleeping = False
 
     def stop(self) -> None:
         """End ``run`` after the order being run; safe from any thread."""
-        self._running = False
+        self._stopped = True
         self.wake()
 
     def run_extra(self) -> None:
@@ -105,17 +107,32 @@ class SparkleLoop:
         except Exception as exc:
             self._on_error(tonic, entry, exc)
 
+    def step(self) -> tuple | None:
+        """Run the next ready order and its extra sparkles; None when nothing is ready."""
+        if not self._ready:
+            return None
+        order = self._ready.popleft()
+        self._run_one(order)
+        self.run_extra()
+        return order
+
+    def fire_due(self, now: float) -> int:
+        """Fire the timers due at ``now`` (each queues its sparkle); return how many."""
+        due = self.timers.pop_due(now)
+        for timer in due:
+            timer._tt_expire(now)
+        return len(due)
+
     def run(self) -> None:
         """Run orders and timers until ``stop``."""
         self.thread_id = get_ident()
-        self._running = True
         ready = self._ready
         extra = self.extra
         popleft = ready.popleft
         timers = self.timers
         on_error = self._on_error
         try:
-            while self._running:
+            while not self._stopped:
                 count = len(ready)
                 tracer = self.tracer
                 while count:
@@ -140,15 +157,13 @@ class SparkleLoop:
                 if deadline is not None:
                     now = monotonic()
                     if deadline <= now:
-                        for timer in timers.pop_due(now):
-                            timer._tt_expire(now)
+                        self.fire_due(now)
                         continue
                     timeout = deadline - now
-                if not ready and self._running:
+                if not ready and not self._stopped:
                     self.wait(timeout)
         finally:
             self.current = None
-            self._running = False
 
     def drain(self) -> list:
         """Remove and return the orders still queued (used once the catalyst has finished)."""

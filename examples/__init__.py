@@ -1,0 +1,1 @@
+"""Runnable examples; ``python -m examples`` (``make demo``) runs the seed examples."""
