@@ -154,7 +154,8 @@ class ttDistiller(ttCatalyst):
                     wake_at = deadline if next_timer is None else min(next_timer, deadline)
                     loop.wait(max(0.0, wake_at - now))
                     continue
-                count += 1
+                if ran:  # an order for a finished tonic, or with no handler, is no step
+                    count += 1
                 stop = False
                 for tonic, entry, args, kwargs in ran:
                     name = entry.name

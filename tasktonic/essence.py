@@ -126,8 +126,10 @@ class ttEssence(metaclass=_EssenceMeta):
         self._tt_lc = LC_ACTIVE
 
     def _tt_abort(self) -> None:
-        """``__init__`` raised: forget the half-built essence."""
+        """``__init__`` raised: finish what it had created and forget the half-built essence."""
         self._tt_lc = LC_COMPLETED
+        for infusion in reversed(list(self.infusions)):
+            infusion.finish()
         ttLedger().unregister(self)
 
     # -- services ----------------------------------------------------------------------

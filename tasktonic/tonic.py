@@ -57,6 +57,7 @@ class ttTonic(ttEssence):
     _tt_state_index: dict[str, int]
     _tt_state = 0
     _tt_state_name: str | None = None
+    _tt_has_on_start: bool
 
     catalyst: Any
 
@@ -77,6 +78,7 @@ class ttTonic(ttEssence):
         cls._tt_sparkles = entries
         cls._tt_state_names = states
         cls._tt_state_index = {state: i + 1 for i, state in enumerate(states)}
+        cls._tt_has_on_start = any(entries["ttse__on_start"].table)
 
     # -- construction ------------------------------------------------------------------
     def _tt_pre_init(self, base: Any) -> None:
@@ -120,7 +122,8 @@ class ttTonic(ttEssence):
         if self._tt_counts_as_app:
             ttLedger().count_app_tonic(+1)
         self._tt_log_lifecycle("started")
-        self.ttse__on_start()
+        if self._tt_has_on_start:
+            self.ttse__on_start()
 
     # -- state machine -----------------------------------------------------------------
     def to_state(self, state: str, force_reenter: bool = False) -> None:
