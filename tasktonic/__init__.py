@@ -13,6 +13,7 @@ from .ledger import ttLedger
 from .log import ttLog
 from .shared import ttShared
 from .sparklestack import ttSparkleStack
+from .store import ttStore
 from .timers import (ttTimerEveryDay, ttTimerEveryHour, ttTimerEveryMinute, ttTimerEveryMonth,
                      ttTimerEveryWeek, ttTimerEveryYear, ttTimerPausing, ttTimerRepeat,
                      ttTimerScheduled, ttTimerSingleShot)
@@ -22,7 +23,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "implementation", "ttCatalyst", "ttError", "ttSparkleError", "ttEssence", "ttLiquid",
-    "ttFormula", "ttLedger", "ttLog", "ttShared", "ttSparkleStack", "ttTimerEveryDay",
+    "ttFormula", "ttLedger", "ttLog", "ttShared", "ttSparkleStack", "ttStore", "ttTimerEveryDay",
     "ttTimerEveryHour", "ttTimerEveryMinute", "ttTimerEveryMonth", "ttTimerEveryWeek",
     "ttTimerEveryYear", "ttTimerPausing", "ttTimerRepeat", "ttTimerScheduled",
     "ttTimerSingleShot", "ttTonic",

@@ -87,23 +87,35 @@ class ttCatalyst(ttTonic):
         loop = self._tt_sparkle_loop
         _context.bind_loop(loop)
         try:
-            loop.run()
+            try:
+                loop.run()
+            except BaseException as exc:
+                if self.id == 0:
+                    raise
+                self._tt_stopped_by(exc)
+                loop.run()  # run the finishing of what this catalyst hosts, then end
         except BaseException as exc:
             if self.id == 0:
                 raise
-            _log.error("tasktonic: catalyst %r stopped by %s", self.name, type(exc).__name__,
-                       exc_info=exc)
-            ledger = ttLedger()
-            if ledger.failure is None:
-                ledger.failure = exc  # type: ignore[assignment]
-            main = ledger.main_catalyst
-            if main is not None:
-                main.finish()
+            _log.error("tasktonic: catalyst %r could not finish after %s; its tonics are "
+                       "abandoned", self.name, type(exc).__name__, exc_info=exc)
         finally:
             _context.bind_loop(None)
             for tonic, entry, _args, _kwargs in loop.drain():
                 _log.debug("dropped %s for %s: catalyst %r has finished", entry.name, tonic,
                            self.name)
+
+    def _tt_stopped_by(self, exc: BaseException) -> None:
+        """A BaseException (SystemExit, ...) left a sparkle: the application ends with it."""
+        _log.error("tasktonic: catalyst %r stopped by %s; ending the application", self.name,
+                   type(exc).__name__, exc_info=exc)
+        ledger = ttLedger()
+        if ledger.failure is None:
+            ledger.failure = exc  # type: ignore[assignment]
+        self.finish()
+        main = ledger.main_catalyst
+        if main is not None:
+            main.finish()
 
     # -- hosting -----------------------------------------------------------------------
     def _tt_host(self, tonic: ttTonic) -> None:
@@ -115,8 +127,8 @@ class ttCatalyst(ttTonic):
         self._tt_hosted.discard(tonic)
         if self._tt_hosted:
             return
-        if self._tt_lc == LC_ACTIVE and self.id != 0:
-            self.finish()
+        if self._tt_lc == LC_ACTIVE and self.id != 0 and not self._tt_is_service:
+            self.finish()  # a service catalyst ends by the service rule instead
         else:
             self._tt_check_complete()
 

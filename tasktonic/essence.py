@@ -62,7 +62,8 @@ def _access_service(cls: type, name: str, args: tuple, kwargs: dict) -> Any:
         if first:
             service = _construct(cls, None, args, kwargs)
             ledger.add_service(name, service)
-    if not first and caller is not None and caller is not service:
+    if (not first and caller is not None and caller is not service
+            and caller not in service.service_bases):
         service.service_bases.append(caller)
         caller._tt_add_infusion(service)
     service._tt_service_access(None if first else caller, ctxt)

@@ -12,6 +12,7 @@ Errors from sparkles are not log-mode dependent: they go to the standard ``loggi
 from __future__ import annotations
 
 import enum
+import logging
 import sys
 import threading
 import time
@@ -112,14 +113,29 @@ def get_sink() -> Any:
 
 
 def emit(essence: Any, kind: str, text: str) -> None:
-    """Send one record to the sink (callers check the essence's log mode first)."""
+    """Send one record to the sink (callers check the essence's log mode first).
+
+    A failing sink is reported on the ``tasktonic`` logger; it never breaks the caller.
+    """
     sink = _sink
     if sink is not None:
-        sink.put_log(LogRecord(time.time(), essence.id, essence.name, kind, text))
+        try:
+            sink.put_log(LogRecord(time.time(), essence.id, essence.name, kind, text))
+        except Exception as exc:
+            logging.getLogger("tasktonic").error("tasktonic: log sink %r failed for %s",
+                                                 sink, essence, exc_info=exc)
+
+
+def _shown(value: Any) -> str:
+    try:
+        return repr(value)
+    except Exception as exc:
+        return f"<{type(value).__name__}: repr failed: {type(exc).__name__}>"
 
 
 def trace_sparkle(tonic: Any, entry: Any, args: tuple, kwargs: dict) -> None:
     """The loop's tracer: logs a sparkle run for tonics in FULL mode."""
     if tonic._tt_log_mode >= ttLog.FULL:
-        shown = ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()])
+        shown = ", ".join([_shown(a) for a in args]
+                          + [f"{k}={_shown(v)}" for k, v in kwargs.items()])
         emit(tonic, "sparkle", f"{entry.name}({shown})")

@@ -19,7 +19,7 @@ from ._switch import dispatch as _dispatch
 from .errors import handle_sparkle_error
 from .essence import LC_ACTIVE, LC_COMPLETED, LC_FINISHING, ttEssence
 from .ledger import ttLedger
-from .log import emit, ttLog
+from .log import emit, trace_sparkle, ttLog
 
 __all__ = ["ttTonic"]
 
@@ -125,6 +125,11 @@ class ttTonic(ttEssence):
         if self._tt_has_on_start:
             self.ttse__on_start()
 
+    def set_log_mode(self, log_mode: Any) -> None:
+        super().set_log_mode(log_mode)
+        if self._tt_log_mode >= ttLog.FULL:
+            self.catalyst._tt_sparkle_loop.tracer = trace_sparkle
+
     # -- state machine -----------------------------------------------------------------
     def to_state(self, state: str, force_reenter: bool = False) -> None:
         """Go to ``state``: on_exit, the change and on_enter run right after this sparkle."""
@@ -165,11 +170,12 @@ class ttTonic(ttEssence):
         if self._tt_lc == LC_COMPLETED or (index == self._tt_state and not force_reenter):
             return
         sparkles = self._tt_sparkles
-        self._tt_run_hook(sparkles["ttse__on_exit"])
+        if self._tt_state:  # there is no state to leave before the first to_state
+            self._tt_run_hook(sparkles["ttse__on_exit"])
         old = self._tt_state_name
         self._tt_state = index
         self._tt_state_name = self._tt_state_names[index - 1]
-        if self._tt_log_mode >= ttLog.QUIET:
+        if self._tt_log_mode >= ttLog.FULL:
             emit(self, "state", f"{old} -> {self._tt_state_name}")
         self._tt_run_hook(sparkles["ttse__on_enter"])
 

@@ -71,6 +71,14 @@ def _is_framework_noop(func: Any) -> bool:
     return getattr(func, "_tt_noop", False)
 
 
+def _own_sparkles(klass: type) -> dict[str, Callable]:
+    """The sparkle handlers written in ``klass`` itself (not the installed sparkle methods)."""
+    return {attr: value for attr, value in klass.__dict__.items()
+            if callable(value) and not isinstance(value, type)
+            and not getattr(value, "_tt_sparkle_method", False)
+            and parse_sparkle_name(attr) is not None}
+
+
 def build_class_sparkles(cls: type, declared_states: tuple[str, ...] = ()
                          ) -> tuple[dict[str, SparkleEntry], tuple[str, ...]]:
     """Find the sparkles of ``cls`` (once, at class creation) and install its sparkle methods.
@@ -78,16 +86,11 @@ def build_class_sparkles(cls: type, declared_states: tuple[str, ...] = ()
     Returns ``(entries, state_names)``: the entry per generic sparkle name and the class's
     states in index order (index ``i + 1`` in every table is ``state_names[i]``).
     """
-    own = {}
-    for attr, value in list(cls.__dict__.items()):
-        if callable(value) and not getattr(value, "_tt_sparkle_method", False) \
-                and parse_sparkle_name(attr) is not None and not isinstance(value, type):
-            own[attr] = value
-    cls._tt_own_sparkles = own
-
+    cls._tt_own_sparkles = _own_sparkles(cls)
     merged: dict[str, Callable] = {}
     for klass in reversed(cls.__mro__):
-        merged.update(klass.__dict__.get("_tt_own_sparkles", {}))
+        own = klass.__dict__.get("_tt_own_sparkles")
+        merged.update(_own_sparkles(klass) if own is None else own)  # plain mixins too
 
     states: list[str] = []
     for state in declared_states:
