@@ -32,6 +32,7 @@ re-tagged ``py3-none-any`` because it contains no compiled code.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -160,6 +161,7 @@ class OptionalBuildExt(build_ext):
                 from Cython.Build import cythonize
             except ImportError as exc:
                 raise ImportError(f"Cython is not installed ({exc})") from exc
+            include_dir = self._stage_pxd_files()
             for ext in self.extensions:
                 # Keep the Extension objects setuptools already finalized
                 # (they carry private build state); only swap .pyx -> .c.
@@ -167,6 +169,7 @@ class OptionalBuildExt(build_ext):
                     (generated,) = cythonize(
                         [Extension(ext.name, list(ext.sources))],
                         compiler_directives=CYTHON_DIRECTIVES,
+                        include_path=[include_dir],
                         force=bool(self.force),
                         quiet=True,
                     )
@@ -199,6 +202,25 @@ class OptionalBuildExt(build_ext):
                 FallbackWarning,
                 stacklevel=1,
             )
+
+    def _stage_pxd_files(self) -> str:
+        """Mirror _core/*.pxd as tasktonic/_core/*.pxd in the build tree.
+
+        One compiled module cimports another by its full name
+        (``from tasktonic._core.timerheap cimport TimerHeap``); Cython looks that
+        up as ``tasktonic/_core/timerheap.pxd`` on its include path, while the
+        sources live in ``_core/``.
+        """
+        include_dir = Path(self.build_temp) / "cython_include"
+        package_dir = include_dir / "tasktonic" / "_core"
+        package_dir.mkdir(parents=True, exist_ok=True)
+        for marker in (include_dir / "tasktonic", package_dir):
+            (marker / "__init__.pxd").touch()
+        for pxd in (ROOT / CORE_SRC_DIR).glob("*.pxd"):
+            target = package_dir / pxd.name
+            if not target.exists() or target.read_bytes() != pxd.read_bytes():
+                shutil.copyfile(pxd, target)
+        return str(include_dir)
 
     def _discard_outputs(self, inplace_too: bool) -> None:
         saved = self.inplace

@@ -11,11 +11,11 @@ arrive after that are dropped with a debug line on the ``tasktonic`` logger.
 """
 from __future__ import annotations
 
-import logging
 from threading import get_ident
 from typing import Any, Callable
 
 from ._switch import dispatch as _dispatch
+from ._switch import loop as _loop
 from .errors import handle_sparkle_error
 from .essence import LC_ACTIVE, LC_COMPLETED, LC_FINISHING, ttEssence
 from .ledger import ttLedger
@@ -23,27 +23,11 @@ from .log import emit, trace_sparkle, ttLog
 
 __all__ = ["ttTonic"]
 
-_log = logging.getLogger("tasktonic")
-
 
 def _noop(func: Callable) -> Callable:
     """Mark a framework default hook: it exists for ``super()`` but queues nothing."""
     func._tt_noop = True  # type: ignore[attr-defined]
     return func
-
-
-class _FinishedLoop:
-    """Where a completed tonic's sparkles go: dropped, with a debug line."""
-
-    thread_id = None
-    current = None
-    tracer = None
-
-    def push_threadsafe(self, tonic: Any, entry: Any, args: tuple, kwargs: dict) -> None:
-        _log.debug("dropped %s for finished tonic %s", entry.name, tonic)
-
-
-_FINISHED_LOOP = _FinishedLoop()
 
 
 class ttTonic(ttEssence):
@@ -268,7 +252,7 @@ class ttTonic(ttEssence):
     def _tt_complete(self) -> None:
         self._tt_lc = LC_COMPLETED
         self._tt_state = -1
-        self._tt_loop = _FINISHED_LOOP
+        self._tt_loop = _loop.FINISHED_LOOP
         ledger = ttLedger()
         ledger.unregister(self)
         self._tt_log_lifecycle("finished")

@@ -15,14 +15,17 @@ wake) from any other thread. A sparkle method reached through ``super()`` or thr
 ``Base.ttse__x(self)`` runs that class's handler at once, inside the running sparkle, so
 overriding hooks can extend their parent's.
 
-The compiled twin must match: ``parse_sparkle_name``, ``SparkleEntry`` (``name``, ``table``,
-``by_state``, ``generic``), ``build_class_sparkles(cls, declared_states)`` returning
-``(entries, state_names)``, and the queued-call behaviour of the installed methods.
+The compiled twin must match: ``parse_sparkle_name``, ``build_class_sparkles(cls,
+declared_states)`` returning ``(entries, state_names)``, and the queued-call behaviour of the
+installed methods. ``SparkleEntry`` belongs to the loop module (the loop runs work orders; this
+module builds them).
 """
 from __future__ import annotations
 
 from threading import get_ident
 from typing import Any, Callable
+
+from .loop import SparkleEntry
 
 __all__ = ["PREFIXES", "SparkleEntry", "parse_sparkle_name", "build_class_sparkles"]
 
@@ -41,30 +44,6 @@ def parse_sparkle_name(attr: str) -> tuple[str, str | None, str] | None:
         if head.startswith(prefix) and head[len(prefix)] == "_" and len(head) > len(prefix) + 1:
             return prefix, head[len(prefix) + 1:], name
     return None
-
-
-class SparkleEntry:
-    """One sparkle of one class: its name and its handler for every state."""
-
-    __slots__ = ("name", "table", "by_state", "generic", "__weakref__")
-
-    def __init__(self, name: str, generic: Callable | None, by_state: dict[str, Callable],
-                 state_names: tuple[str, ...]) -> None:
-        self.name = name
-        self.generic = generic
-        self.by_state = by_state
-        self.table = ((generic,) + tuple(by_state.get(s, generic) for s in state_names)
-                      + (None,))
-
-    def __repr__(self) -> str:
-        return f"<sparkle {self.name}>"
-
-    def call_now(self, tonic: Any, args: tuple, kwargs: dict) -> Any:
-        """Run the handler for ``tonic``'s active state synchronously (the ``super()`` path)."""
-        handler = self.by_state.get(tonic._tt_state_name, self.generic)
-        if handler is None:
-            return None
-        return handler(tonic, *args, **kwargs)
 
 
 def _is_framework_noop(func: Any) -> bool:

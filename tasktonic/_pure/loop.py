@@ -23,6 +23,10 @@ catalyst's timers. The compiled twin must match this behaviour:
 * ``step()`` runs one ready order with its extras and ``fire_due(now)`` fires due timers: the
   distiller drives a catalyst with them instead of ``run``.
 
+* ``SparkleEntry`` is the sparkle part of a work order: its name and its handler per state.
+* ``FINISHED_LOOP`` is a closed loop: a finished tonic points at it, and every order sent to it
+  is dropped with a debug line (never an exception in the caller).
+
 Subclasses (the selector catalyst) override ``wait(timeout)`` and ``wake()`` only.
 """
 from __future__ import annotations
@@ -36,9 +40,33 @@ from typing import Any, Callable
 from .copy import copy_call
 from .timerheap import TimerHeap
 
-__all__ = ["SparkleLoop"]
+__all__ = ["SparkleEntry", "SparkleLoop", "FINISHED_LOOP"]
 
 _log = logging.getLogger("tasktonic")
+
+
+class SparkleEntry:
+    """One sparkle of one class: its name and its handler for every state."""
+
+    __slots__ = ("name", "table", "by_state", "generic", "__weakref__")
+
+    def __init__(self, name: str, generic: Callable | None, by_state: dict[str, Callable],
+                 state_names: tuple[str, ...]) -> None:
+        self.name = name
+        self.generic = generic
+        self.by_state = by_state
+        self.table = ((generic,) + tuple(by_state.get(s, generic) for s in state_names)
+                      + (None,))
+
+    def __repr__(self) -> str:
+        return f"<sparkle {self.name}>"
+
+    def call_now(self, tonic: Any, args: tuple, kwargs: dict) -> Any:
+        """Run the handler for ``tonic``'s active state synchronously (the ``super()`` path)."""
+        handler = self.by_state.get(tonic._tt_state_name, self.generic)
+        if handler is None:
+            return None
+        return handler(tonic, *args, **kwargs)
 
 
 class SparkleLoop:
@@ -56,12 +84,21 @@ class SparkleLoop:
         self._cond = Condition(Lock())
         self._sleeping = False
         self._stopped = False
+        self._closed = False
 
     def __len__(self) -> int:
         return len(self._ready)
 
+    def close(self) -> None:
+        """From now on every order is dropped with a debug line (the loop of finished tonics)."""
+        self._closed = True
+        self.thread_id = None
+
     def push_threadsafe(self, tonic: Any, entry: Any, args: tuple, kwargs: dict) -> None:
         """Queue an order from another thread: copy the arguments, append, wake the loop."""
+        if self._closed:
+            _log.debug("dropped %s for finished tonic %s", entry.name, tonic)
+            return
         if args or kwargs:
             args, kwargs = copy_call(args, kwargs)
         self._ready.append((tonic, entry, args, kwargs))
@@ -170,3 +207,13 @@ class SparkleLoop:
         orders = list(self._ready)
         self._ready.clear()
         return orders
+
+
+def _finished_loop() -> SparkleLoop:
+    loop = SparkleLoop(lambda tonic, entry, exc: None)
+    loop.close()
+    return loop
+
+
+#: Where a finished tonic's sparkles go: dropped, with a debug line.
+FINISHED_LOOP = _finished_loop()
