@@ -58,13 +58,17 @@ def _own_sparkles(klass: type) -> dict[str, Callable]:
             and parse_sparkle_name(attr) is not None}
 
 
-def build_class_sparkles(cls: type, declared_states: tuple[str, ...] = ()
+def build_class_sparkles(cls: type, declared_states: tuple[str, ...] = (), *,
+                         entry_type: type = SparkleEntry,
+                         make_method: Callable | None = None
                          ) -> tuple[dict[str, SparkleEntry], tuple[str, ...]]:
     """Find the sparkles of ``cls`` (once, at class creation) and install its sparkle methods.
 
     Returns ``(entries, state_names)``: the entry per generic sparkle name and the class's
-    states in index order (index ``i + 1`` in every table is ``state_names[i]``).
+    states in index order (index ``i + 1`` in every table is ``state_names[i]``). The compiled
+    twin reuses this discovery and passes its own ``entry_type`` and ``make_method``.
     """
+    make_method = make_method or _make_sparkle_method
     cls._tt_own_sparkles = _own_sparkles(cls)
     merged: dict[str, Callable] = {}
     for klass in reversed(cls.__mro__):
@@ -91,19 +95,20 @@ def build_class_sparkles(cls: type, declared_states: tuple[str, ...] = ()
             generic.setdefault(key, None)
     state_names = tuple(states)
 
-    entries = {key: SparkleEntry(key, generic[key], specific.get(key, {}), state_names)
+    entries = {key: entry_type(key, generic[key], specific.get(key, {}), state_names)
                for key in generic}
     for attr in merged:
         prefix, state, name = parse_sparkle_name(attr)  # type: ignore[misc]
         entry = entries[f"{prefix}__{name}"]
-        setattr(cls, attr, _make_sparkle_method(entry, cls, merged[attr]))
+        setattr(cls, attr, make_method(entry, cls, merged[attr]))
     for key, entry in entries.items():
         if key not in merged:  # only state-specific handlers exist: still callable by name
-            setattr(cls, key, _make_sparkle_method(entry, cls, None))
+            setattr(cls, key, make_method(entry, cls, None))
     return entries, state_names
 
 
 def _make_sparkle_method(entry: SparkleEntry, owner: type, original: Callable | None) -> Callable:
+    """The queued-call method installed under a sparkle's name on ``owner``."""
     def sparkle_method(self, *args, **kwargs):
         if self.__class__ is owner:
             loop = self._tt_loop
@@ -114,9 +119,14 @@ def _make_sparkle_method(entry: SparkleEntry, owner: type, original: Callable | 
             return None
         return entry.call_now(self, args, kwargs)
 
-    sparkle_method.__name__ = entry.name
-    sparkle_method.__qualname__ = f"{owner.__qualname__}.{entry.name}"
-    sparkle_method.__doc__ = getattr(original, "__doc__", None)
-    sparkle_method.__wrapped__ = original  # type: ignore[attr-defined]
-    sparkle_method._tt_sparkle_method = True  # type: ignore[attr-defined]
-    return sparkle_method
+    return describe_sparkle_method(sparkle_method, entry, owner, original)
+
+
+def describe_sparkle_method(method: Any, entry: Any, owner: type, original: Any) -> Any:
+    """Name, docstring and markers of an installed sparkle method (shared by both twins)."""
+    method.__name__ = entry.name
+    method.__qualname__ = f"{owner.__qualname__}.{entry.name}"
+    method.__doc__ = getattr(original, "__doc__", None)
+    method.__wrapped__ = original
+    method._tt_sparkle_method = True
+    return method
