@@ -29,11 +29,11 @@ $(STAMP): pyproject.toml setup.py $(wildcard _core/*.pyx _core/*.pxd)
 demo: $(STAMP)
 	$(VPY) -m examples
 
-# Suite runs twice: compiled core (if built), then the pure-Python twins.
+# Suite runs twice: the compiled core (required: a silently pure run cannot pass as
+# compiled), then the pure-Python twins.
 test: $(STAMP)
-	@echo "== tasktonic suite: compiled core (if built) =="
-# Once _core/ holds the compiled twins, this run gets TASKTONIC_REQUIRE_EXTENSIONS=1.
-	$(VPY) -m pytest -q
+	@echo "== tasktonic suite: compiled core =="
+	TASKTONIC_REQUIRE_EXTENSIONS=1 $(VPY) -m pytest -q
 	@echo "== tasktonic suite: pure-Python twins =="
 	TASKTONIC_NO_EXTENSIONS=1 $(VPY) -m pytest -q
 

@@ -27,6 +27,9 @@ class ttShared(Generic[T]):
     def __init__(self, value: T) -> None:
         self.value = value
 
+    def __deepcopy__(self, memo: dict) -> "ttShared[T]":
+        return self  # by reference, also inside objects that copy.deepcopy handles
+
     def __call__(self) -> T:
         return self.value
 

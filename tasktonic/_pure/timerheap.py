@@ -36,6 +36,8 @@ class TimerHeap:
 
     def push(self, deadline: float, timer: Any) -> list:
         """Schedule ``timer`` at ``deadline``; return the handle that ``cancel`` takes."""
+        if timer is None:
+            raise TypeError("push() needs a timer, not None (None marks a cancelled entry)")
         self._sequence += 1
         entry = [deadline, self._sequence, timer]
         heappush(self._heap, entry)
