@@ -20,10 +20,10 @@ The compiled twin must match: ``parse_sparkle_name``, ``build_class_sparkles(cls
 declared_states)`` returning ``(entries, state_names)``, and the queued-call behaviour of the
 installed methods. ``SparkleEntry`` belongs to the loop module (the loop runs work orders; this
 module builds them).
-
-Here the discovery (cold, once per class) is the pure twin's own code; the sparkle method is a
-compiled closure whose queued call appends straight into the loop's C ring of work orders.
 """
+# Here the discovery (cold, once per class) is the pure twin's own code; the sparkle method is a
+# compiled closure whose queued call appends straight into the loop's C ring of work orders.
+
 from tasktonic._pure.dispatch import PREFIXES, describe_sparkle_method, parse_sparkle_name
 from tasktonic._pure.dispatch import build_class_sparkles as _discover
 
@@ -31,18 +31,22 @@ from tasktonic._core.loop cimport SparkleEntry, SparkleLoop
 
 __all__ = ["PREFIXES", "SparkleEntry", "parse_sparkle_name", "build_class_sparkles"]
 
+globals()["SparkleEntry"] = SparkleEntry  # the Python-level name, as in the pure twin
+
 cdef extern from "Python.h":
     unsigned long PyThread_get_thread_ident()
 
 
-def build_class_sparkles(cls, declared_states=()):
+def build_class_sparkles(cls, declared_states=(), *, entry_type=SparkleEntry,
+                         make_method=None):
     """Find the sparkles of ``cls`` (once, at class creation) and install its sparkle methods.
 
     Returns ``(entries, state_names)``: the entry per generic sparkle name and the class's
-    states in index order (index ``i + 1`` in every table is ``state_names[i]``).
+    states in index order (index ``i + 1`` in every table is ``state_names[i]``). The compiled
+    twin reuses this discovery and passes its own ``entry_type`` and ``make_method``.
     """
-    return _discover(cls, tuple(declared_states), entry_type=SparkleEntry,
-                     make_method=_make_sparkle_method)
+    return _discover(cls, tuple(declared_states), entry_type=entry_type,
+                     make_method=make_method or _make_sparkle_method)
 
 
 cdef inline object _queue(object tonic, SparkleEntry entry, object owner, tuple args,

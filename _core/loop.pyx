@@ -28,10 +28,10 @@ catalyst's timers. The compiled twin must match this behaviour:
   is dropped with a debug line (never an exception in the caller).
 
 Subclasses (the selector catalyst) override ``wait(timeout)`` and ``wake()`` only.
-
-Here the ready queue is a ring of C structs (no tuple per order), the handler is called with
-vectorcall, and the wait is a lock acquired with the GIL released, released by ``wake``.
 """
+# Here the ready queue is a ring of C structs (no tuple per order), the handler is called with
+# vectorcall, and the wait is a lock acquired with the GIL released, released by ``wake``.
+
 import logging
 from collections import deque
 from time import monotonic

@@ -25,7 +25,7 @@ from tasktonic._pure import timerheap as pure_timerheap
 from tasktonic.shared import ttShared
 
 #: The twins whose compiled module this file compares (loop and dispatch come with their own).
-TWIN_MODULES = ["copy", "timerheap"]
+TWIN_MODULES = ["copy", "dispatch", "loop", "timerheap"]
 
 # The autouse ``clean_ledger`` fixture of conftest.py is function-scoped; these tests never
 # touch the ledger, so running it once per test rather than once per example is right.
@@ -66,7 +66,17 @@ def _doc_parts(doc: str | None) -> tuple[str, str]:
 
 def _parameters(func: Any) -> list[tuple[str, Any, Any]]:
     """Names, kinds and defaults of a callable's parameters (annotations differ by design)."""
-    return [(p.name, p.kind, p.default) for p in inspect.signature(func).parameters.values()]
+    return [(p.name, p.kind, _comparable(p.default))
+            for p in inspect.signature(func).parameters.values()]
+
+
+def _comparable(value: Any) -> Any:
+    """Twin-specific objects (each twin's own class, each twin's own instance) by their kind."""
+    if isinstance(value, (type(None), bool, int, float, str, bytes, tuple, frozenset)):
+        return value
+    if inspect.isclass(value):
+        return ("class", value.__qualname__)
+    return ("instance of", type(value).__qualname__)
 
 
 def _public_methods(cls: type) -> list[str]:
@@ -84,6 +94,9 @@ def assert_same_api(names: list[str]) -> None:
         for public in pure.__all__:
             p_obj, c_obj = getattr(pure, public), getattr(compiled, public)
             where = f"{name}.{public}"
+            if not callable(p_obj):  # a constant: dispatch.PREFIXES, loop.FINISHED_LOOP
+                assert _comparable(c_obj) == _comparable(p_obj), where
+                continue
             assert c_obj.__doc__ == p_obj.__doc__, f"{where}: docstrings differ"
             if inspect.isclass(p_obj):
                 assert inspect.isclass(c_obj), where

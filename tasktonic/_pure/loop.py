@@ -22,7 +22,6 @@ catalyst's timers. The compiled twin must match this behaviour:
   order (FULL logging, the distiller); when None no trace work happens at all.
 * ``step()`` runs one ready order with its extras and ``fire_due(now)`` fires due timers: the
   distiller drives a catalyst with them instead of ``run``.
-
 * ``SparkleEntry`` is the sparkle part of a work order: its name and its handler per state.
 * ``FINISHED_LOOP`` is a closed loop: a finished tonic points at it, and every order sent to it
   is dropped with a debug line (never an exception in the caller).
@@ -74,7 +73,7 @@ class SparkleLoop:
 
     def __init__(self, on_error: Callable[[Any, Any, Exception], None]) -> None:
         self._ready: deque = deque()
-        self.push = self._ready.append
+        self.push = self._ready.append  # shadows the method below: one call level less
         self.extra: deque = deque()
         self.timers = TimerHeap()
         self.thread_id: int | None = None
@@ -88,6 +87,10 @@ class SparkleLoop:
 
     def __len__(self) -> int:
         return len(self._ready)
+
+    def push(self, order: tuple) -> None:
+        """Append an order from the loop's own thread."""
+        self._ready.append(order)
 
     def close(self) -> None:
         """From now on every order is dropped with a debug line (the loop of finished tonics)."""
