@@ -55,7 +55,7 @@ cdef inline object _queue(object tonic, SparkleEntry entry, object owner, tuple 
         return entry.call_now(tonic, args, kwargs)
     cdef SparkleLoop loop = <SparkleLoop?>tonic._tt_loop
     if loop._thread_id == PyThread_get_thread_ident():
-        loop.push_order(tonic, entry, args, kwargs)
+        loop.push_order(tonic, entry, args, kwargs if kwargs else None)
     else:
         loop.push_threadsafe(tonic, entry, args, kwargs)
     return None

@@ -42,6 +42,7 @@ from cpython.pythread cimport (PyThread_acquire_lock, PyThread_allocate_lock,
 from cpython.ref cimport Py_DECREF, Py_INCREF, Py_XDECREF, PyObject
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 
+from tasktonic._core.copy cimport _copy_call
 from tasktonic._core.copy import copy_call
 from tasktonic._core.timerheap cimport TimerHeap
 
@@ -81,6 +82,11 @@ cdef class SparkleEntry:
         if handler is None:
             return None
         return handler(tonic, *args, **kwargs)
+
+
+cdef inline object _kwargs(object kwargs):
+    # The ring stores None for "no keyword arguments" (no empty dict kept per order).
+    return {} if kwargs is None else kwargs
 
 
 cdef inline object _handler_for(object tonic, object entry):
@@ -147,7 +153,7 @@ cdef class SparkleLoop:
     def current(self):
         if self._cur_tonic is None:
             return None
-        return (self._cur_tonic, self._cur_entry, self._cur_args, self._cur_kwargs)
+        return (self._cur_tonic, self._cur_entry, self._cur_args, _kwargs(self._cur_kwargs))
 
     # -- the ring of work orders ---------------------------------------------------------
     cdef int _grow(self) except -1:
@@ -196,8 +202,13 @@ cdef class SparkleLoop:
         if self._closed:
             _log.debug("dropped %s for finished tonic %s", entry.name, tonic)
             return
-        if args or kwargs:
-            args, kwargs = copy_call(args, kwargs)
+        if kwargs is not None and PyDict_GET_SIZE(kwargs) == 0:
+            kwargs = None
+        if args or kwargs is not None:
+            if type(args) is tuple and (kwargs is None or type(kwargs) is dict):
+                args, kwargs = _copy_call(<tuple>args, <dict>kwargs)
+            else:
+                args, kwargs = copy_call(args, kwargs)
         self.push_order(tonic, entry, args, kwargs)
         if self._sleeping:
             self._sleeping = False
@@ -240,7 +251,7 @@ cdef class SparkleLoop:
                 _log.debug("dropped %s for finished tonic %s", entry.name, tonic)
             return 0
         if self.tracer is not None:
-            self.tracer(tonic, entry, args, kwargs)
+            self.tracer(tonic, entry, args, _kwargs(kwargs))
         self._cur_tonic = tonic
         self._cur_entry = entry
         self._cur_args = args
@@ -256,7 +267,7 @@ cdef class SparkleLoop:
                 else:
                     PyObject_VectorcallDict(handler, stack, nargs + 1, <PyObject*>kwargs)
             else:
-                handler(tonic, *args, **kwargs)
+                handler(tonic, *args, **_kwargs(kwargs))
         except Exception as exc:
             self._on_error(tonic, entry, exc)
         return 0
@@ -283,7 +294,7 @@ cdef class SparkleLoop:
         Py_DECREF(kwargs)
         self._execute(tonic, entry, args, kwargs)
         self.run_extra()
-        return (tonic, entry, args, kwargs)
+        return (tonic, entry, args, _kwargs(kwargs))
 
     def fire_due(self, double now):
         """Fire the timers due at ``now`` (each queues its sparkle); return how many."""
@@ -338,7 +349,7 @@ cdef class SparkleLoop:
         while self._count:
             order = self._pop()
             orders.append((<object>order.tonic, <object>order.entry, <object>order.args,
-                           <object>order.kwargs))
+                           _kwargs(<object>order.kwargs)))
             Py_DECREF(<object>order.tonic)
             Py_DECREF(<object>order.entry)
             Py_DECREF(<object>order.args)
