@@ -57,6 +57,11 @@ CYTHON_DIRECTIVES = {
     "boundscheck": False,
     "wraparound": False,
 }
+# TASKTONIC_CYTHON_TRACE=1 builds the compiled core with line tracing, so coverage.py (with
+# the Cython.Coverage plugin) can measure the .pyx code. Slower: never for a release.
+TRACE = os.environ.get("TASKTONIC_CYTHON_TRACE", "") != ""
+if TRACE:
+    CYTHON_DIRECTIVES.update(linetrace=True, binding=True)
 
 
 def _flag(name: str) -> bool:
@@ -166,6 +171,8 @@ class OptionalBuildExt(build_ext):
                 # Keep the Extension objects setuptools already finalized
                 # (they carry private build state); only swap .pyx -> .c.
                 if any(src.endswith(".pyx") for src in ext.sources):
+                    if TRACE:
+                        ext.define_macros.append(("CYTHON_TRACE_NOGIL", "1"))
                     (generated,) = cythonize(
                         [Extension(ext.name, list(ext.sources))],
                         compiler_directives=CYTHON_DIRECTIVES,
