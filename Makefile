@@ -38,6 +38,7 @@ test: $(STAMP)
 	TASKTONIC_NO_EXTENSIONS=1 $(VPY) -m pytest -q
 
 bench: $(STAMP)
+	$(VPY) -m pip install --quiet 'uvloop>=0.19' || echo "bench: no uvloop, its column stays n/a"
 	$(VPY) -m bench
 
 clean:
