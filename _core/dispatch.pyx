@@ -22,10 +22,13 @@ installed methods. ``SparkleEntry`` belongs to the loop module (the loop runs wo
 module builds them).
 """
 # Here the discovery (cold, once per class) is the pure twin's own code; the sparkle method is a
-# compiled closure whose queued call appends straight into the loop's C ring of work orders.
+# SparkleMethod whose vectorcall appends straight into the loop's C ring of work orders.
 
 from tasktonic._pure.dispatch import PREFIXES, describe_sparkle_method, parse_sparkle_name
 from tasktonic._pure.dispatch import build_class_sparkles as _discover
+
+from cpython.ref cimport Py_INCREF, PyObject
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE, PyTuple_New, PyTuple_SET_ITEM
 
 from tasktonic._core.loop cimport SparkleEntry, SparkleLoop
 
@@ -35,6 +38,13 @@ globals()["SparkleEntry"] = SparkleEntry  # the Python-level name, as in the pur
 
 cdef extern from "Python.h":
     unsigned long PyThread_get_thread_ident()
+    Py_ssize_t PyVectorcall_NARGS(size_t nargsf)
+    object PyMethod_New(object func, object self)
+    ctypedef struct PyTypeObject:
+        Py_ssize_t tp_vectorcall_offset
+        unsigned long tp_flags
+    unsigned long Py_TPFLAGS_HAVE_VECTORCALL
+    unsigned long Py_TPFLAGS_METHOD_DESCRIPTOR
 
 
 def build_class_sparkles(cls, declared_states=(), *, entry_type=SparkleEntry,
@@ -50,19 +60,77 @@ def build_class_sparkles(cls, declared_states=(), *, entry_type=SparkleEntry,
 
 
 cdef inline object _queue(object tonic, SparkleEntry entry, object owner, tuple args,
-                          dict kwargs):
+                          object kwargs):
+    # kwargs is None when the call had no keyword arguments
     if type(tonic) is not owner:  # reached through super() or Base.x(self): run it now
-        return entry.call_now(tonic, args, kwargs)
+        return entry.call_now(tonic, args, {} if kwargs is None else kwargs)
     cdef SparkleLoop loop = <SparkleLoop?>tonic._tt_loop
     if loop._thread_id == PyThread_get_thread_ident():
-        loop.push_order(tonic, entry, args, kwargs if kwargs else None)
+        loop.push_order(tonic, entry, args, kwargs)
     else:
         loop.push_threadsafe(tonic, entry, args, kwargs)
     return None
 
 
+cdef class SparkleMethod:
+    """A sparkle's queued-call method: called with the tonic first, it queues the call.
+
+    It is a method descriptor with its own vectorcall entry, so ``tonic.ttsc__x(...)`` reaches
+    the C enqueue without building a bound method, a keyword dict or a parsed signature.
+    """
+
+    cdef void* vectorcall          # the vectorcall slot (tp_vectorcall_offset points here)
+    cdef SparkleEntry entry
+    cdef object owner
+    cdef dict __dict__
+
+    def __get__(self, obj, objtype):
+        return self if obj is None else PyMethod_New(self, obj)
+
+    def __call__(self, *args, **kwargs):
+        if not args:
+            raise TypeError(f"{self.entry.name}() needs the tonic as first argument")
+        return _queue(args[0], self.entry, self.owner, args[1:], kwargs or None)
+
+
+cdef object _sparkle_vectorcall(object method, PyObject** args, size_t nargsf,
+                                PyObject* kwnames):
+    cdef SparkleMethod m = <SparkleMethod>method
+    cdef Py_ssize_t nargs = PyVectorcall_NARGS(nargsf)
+    cdef Py_ssize_t i, nkw
+    cdef tuple positional
+    cdef object value
+    if nargs < 1:
+        raise TypeError(f"{m.entry.name}() needs the tonic as first argument")
+    positional = PyTuple_New(nargs - 1)
+    for i in range(1, nargs):
+        value = <object>args[i]
+        Py_INCREF(value)
+        PyTuple_SET_ITEM(positional, i - 1, value)
+    kwargs = None
+    if kwnames is not NULL:
+        nkw = PyTuple_GET_SIZE(<object>kwnames)
+        if nkw:
+            kwargs = {}
+            for i in range(nkw):
+                kwargs[<object>PyTuple_GET_ITEM(<object>kwnames, i)] = <object>args[nargs + i]
+    return _queue(<object>args[0], m.entry, m.owner, positional, kwargs)
+
+
+cdef void _enable_vectorcall():
+    cdef SparkleMethod probe = SparkleMethod.__new__(SparkleMethod)
+    cdef PyTypeObject* tp = <PyTypeObject*>SparkleMethod
+    tp.tp_vectorcall_offset = <Py_ssize_t>(<char*>&probe.vectorcall - <char*><void*>probe)
+    tp.tp_flags |= Py_TPFLAGS_HAVE_VECTORCALL | Py_TPFLAGS_METHOD_DESCRIPTOR
+
+
+_enable_vectorcall()
+
+
 def _make_sparkle_method(SparkleEntry entry, object owner, original):
     """The queued-call method installed under a sparkle's name on ``owner``."""
-    def sparkle_method(self, *args, **kwargs):
-        return _queue(self, entry, owner, args, kwargs)
-    return describe_sparkle_method(sparkle_method, entry, owner, original)
+    cdef SparkleMethod method = SparkleMethod.__new__(SparkleMethod)
+    method.vectorcall = <void*>_sparkle_vectorcall
+    method.entry = entry
+    method.owner = owner
+    return describe_sparkle_method(method, entry, owner, original)
