@@ -43,6 +43,7 @@ cdef class SparkleLoop:
     cdef int push_order(self, object tonic, object entry, object args, object kwargs) except -1
     cdef int _grow(self) except -1
     cdef Order _pop(self)
+    cdef object _run_next(self, bint want_order)
     cdef int _execute(self, object tonic, object entry, object args, object kwargs) except -1
     cpdef push_threadsafe(self, object tonic, object entry, object args, object kwargs)
     cpdef wake(self)

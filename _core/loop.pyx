@@ -279,22 +279,27 @@ cdef class SparkleLoop:
             tonic, entry, args, kwargs = extra.popleft()
             self._execute(tonic, entry, args, kwargs)
 
-    def step(self):
-        """Run the next ready order and its extra sparkles; None when nothing is ready."""
-        if self._count == 0:
-            return None
+    cdef object _run_next(self, bint want_order):
+        """Pop the next order, run it and its extras; return it as a tuple when asked."""
         cdef Order order = self._pop()
         tonic = <object>order.tonic
         entry = <object>order.entry
         args = <object>order.args
         kwargs = <object>order.kwargs
-        Py_DECREF(tonic)
+        Py_DECREF(tonic)   # the locals now hold the ring's references
         Py_DECREF(entry)
         Py_DECREF(args)
         Py_DECREF(kwargs)
         self._execute(tonic, entry, args, kwargs)
-        self.run_extra()
-        return (tonic, entry, args, _kwargs(kwargs))
+        if self.extra:
+            self.run_extra()
+        return (tonic, entry, args, _kwargs(kwargs)) if want_order else None
+
+    def step(self):
+        """Run the next ready order and its extra sparkles; None when nothing is ready."""
+        if self._count == 0:
+            return None
+        return self._run_next(True)
 
     def fire_due(self, double now):
         """Fire the timers due at ``now`` (each queues its sparkle); return how many."""
@@ -306,26 +311,13 @@ cdef class SparkleLoop:
     def run(self):
         """Run orders and timers until ``stop``."""
         cdef Py_ssize_t count
-        cdef Order order
         self._thread_id = PyThread_get_thread_ident()
-        extra = self.extra
         try:
             while not self._stopped:
                 count = self._count
                 while count > 0:
                     count -= 1
-                    order = self._pop()
-                    tonic = <object>order.tonic
-                    entry = <object>order.entry
-                    args = <object>order.args
-                    kwargs = <object>order.kwargs
-                    Py_DECREF(tonic)
-                    Py_DECREF(entry)
-                    Py_DECREF(args)
-                    Py_DECREF(kwargs)
-                    self._execute(tonic, entry, args, kwargs)
-                    if extra:
-                        self.run_extra()
+                    self._run_next(False)
                 timeout = None
                 deadline = self.timers.next_deadline()
                 if deadline is not None:
