@@ -1,0 +1,390 @@
+"""The framework workloads, written once for tasktonic and for TaskTonic 0.2.4.
+
+Every function takes ``tt``, the imported framework module (``tasktonic`` or the published
+``TaskTonic``), whose names used here (``ttTonic``, ``ttCatalyst``, ``ttFormula``, ``ttLog``,
+``ttTimerSingleShot``, ``finish``, ``base``, ``catalyst=``, ``sparkle_back=``, ``change_timer``)
+behave the same in both. Each runs one application with logging off until its tonics finish
+by themselves, and returns its metrics. The tonic classes are defined inside the functions
+because they must subclass the ``ttTonic`` of the module being measured.
+
+Clocks: ``perf_counter`` for elapsed time, ``process_time`` for CPU time (all threads),
+``monotonic`` for timer deadlines (the clock tasktonic's timers run on).
+"""
+from __future__ import annotations
+
+import copy
+import gc
+import random
+import threading
+import tracemalloc
+from itertools import repeat
+from time import monotonic, perf_counter, perf_counter_ns, process_time
+from types import ModuleType
+from typing import Any, Callable
+
+#: A single shot started with this period never fires during a run: "created, not yet due".
+HOLD_S = 3600.0
+#: Timer expiries are spread uniformly over this window.
+TIMER_WINDOW_S = 2.0
+TIMER_SEED = 20240604
+
+
+def iot_payload() -> dict:
+    """The cross-thread message: device id, timestamp, 8 readings and 3 tags."""
+    return {
+        "device": "sensor-0042",
+        "ts": 1717488000.125,
+        "readings": [21.5, 21.7, 48.2, 1013.25, 0.42, 3.3, 17.0, 99.9],
+        "tags": ["building-a", "floor-3", "temperature"],
+    }
+
+
+def run_app(tt: ModuleType, starting_tonics: Callable[[], Any]) -> None:
+    """Run one application, logging off, whose starting tonics ``starting_tonics()`` creates."""
+    class BenchFormula(tt.ttFormula):
+        def creating_formula(self):
+            return (("tasktonic/log/to", "off"), ("tasktonic/log/default", tt.ttLog.STEALTH))
+
+        def creating_starting_tonics(self):
+            starting_tonics()
+
+    BenchFormula()
+
+
+# -- 1. chain ----------------------------------------------------------------------------------
+def chain(tt: ModuleType, size: int) -> dict:
+    """Sparkle throughput on one tonic: each sparkle queues the next one."""
+    result: dict = {}
+
+    class Chain(tt.ttTonic):
+        def ttse__on_start(self):
+            self.t0 = perf_counter()
+            self.tts__step(size)
+
+        def tts__step(self, n):
+            if n:
+                self.tts__step(n - 1)
+            else:
+                result["seconds"] = perf_counter() - self.t0
+                self.finish()
+
+    run_app(tt, Chain)
+    return {"chain_ops": size / result["seconds"]}
+
+
+# -- 2. fan-out --------------------------------------------------------------------------------
+def fanout(tt: ModuleType, tonics: int, per_tonic: int = 200) -> dict:
+    """Many tonics on one catalyst: one driver sparkle queues ``per_tonic`` sparkles to each.
+
+    The clock stops when every target has seen its last sparkle, so the figure covers
+    queueing and running ``tonics * per_tonic`` sparkles spread over many receivers.
+    """
+    result: dict = {}
+
+    class Target(tt.ttTonic):
+        hits = 0
+
+        def ttsc__hit(self, i):
+            self.hits += 1
+            if self.hits == per_tonic:
+                self.base.ttse__target_done()
+
+    class Driver(tt.ttTonic):
+        done = 0
+
+        def ttse__on_start(self):
+            self.targets = [Target() for _ in range(tonics)]
+            self.tts__blast()  # queued after the targets' own start-up sparkles
+
+        def tts__blast(self):
+            self.t0 = perf_counter()
+            targets = self.targets
+            for i in range(per_tonic):
+                for target in targets:
+                    target.ttsc__hit(i)
+
+        def ttse__target_done(self):
+            self.done += 1
+            if self.done == tonics:
+                result["seconds"] = perf_counter() - self.t0
+                self.finish()
+
+    run_app(tt, Driver)
+    return {"fanout_ops": tonics * per_tonic / result["seconds"]}
+
+
+# -- 3. cross-thread ---------------------------------------------------------------------------
+def crossthread(tt: ModuleType, size: int) -> dict:
+    """A plain producer thread sends ``size`` IoT payloads to a tonic on a worker catalyst.
+
+    Every call crosses threads, so each pays the argument copy and the thread-safe enqueue;
+    the clock runs from the first send to the arrival of the last payload.
+    """
+    result: dict = {}
+    payload = iot_payload()
+
+    class Sink(tt.ttTonic):
+        received = 0
+
+        def ttsc__reading(self, reading):
+            self.received += 1
+            if self.received == size:
+                result["seconds"] = perf_counter() - result["t0"]
+                # Sink first: TaskTonic 0.2.4 stops a catalyst that is told to finish while a
+                # tonic it hosts has not finished yet, and that tonic then never completes.
+                self.finish()
+                self.base.ttse__all_arrived()
+
+    def produce(sink: Any) -> None:
+        send = sink.ttsc__reading
+        result["t0"] = perf_counter()
+        for _ in repeat(None, size):
+            send(payload)
+
+    class Driver(tt.ttTonic):
+        def ttse__on_start(self):
+            worker = tt.ttCatalyst(name="bench_worker")
+            sink = Sink(catalyst=worker)
+            threading.Thread(target=produce, args=(sink,), name="bench-producer",
+                             daemon=True).start()
+
+        def ttse__all_arrived(self):
+            self.finish()  # the worker catalyst finishes with its last hosted tonic
+
+    run_app(tt, Driver)
+    return {"crossthread_ops": size / result["seconds"]}
+
+
+def copier(copy_one: Callable, args: tuple, size: int) -> dict:
+    """Calls per second of ``copy_one(*args)``: a copier alone, outside any application."""
+    t0 = perf_counter()
+    for _ in repeat(None, size):
+        copy_one(*args)
+    return {"copier_ops": size / (perf_counter() - t0)}
+
+
+# -- 4. timers ---------------------------------------------------------------------------------
+def clock_overhead_ns(samples: int = 20_000) -> float:
+    """Mean cost of one ``perf_counter_ns()`` pair, subtracted from per-call timings."""
+    clock = perf_counter_ns
+    total = 0
+    for _ in repeat(None, samples):
+        a = clock()
+        total += clock() - a
+    return total / samples
+
+
+def time_stop_start(timers: list) -> tuple[float, float]:
+    """Time ``stop()`` then ``start()`` on each timer, in random order, all others live.
+
+    Random order, because a sorted-list timer queue (TaskTonic 0.2.4) finds a timer at once
+    when timers are restarted in creation order. Returns the mean cost of one stop and of one
+    start in microseconds, clock overhead removed.
+    """
+    order = list(timers)
+    random.Random(TIMER_SEED).shuffle(order)
+    gc.freeze()  # see arm_timers: a full collection here would be charged to one call
+    clock = perf_counter_ns
+    stop_ns = start_ns = 0
+    for timer in order:
+        a = clock()
+        timer.stop()
+        b = clock()
+        timer.start()
+        c = clock()
+        stop_ns += b - a
+        start_ns += c - b
+    overhead = clock_overhead_ns()
+    n = len(order)
+    return (stop_ns / n - overhead) / 1e3, (start_ns / n - overhead) / 1e3
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile (0..1) of ``values`` by nearest rank."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def timers(tt: ModuleType, size: int) -> dict:
+    """``size`` single shots on one tonic, expiring at random within 2 s.
+
+    Phases, all inside the tonic's sparkles (timers belong to their catalyst's thread):
+
+    1. create ``size`` single shots held at 1 h (``timers_create_us``);
+    2. with all of them live, time ``stop()`` and ``start()`` on each (``timers_stop_us``,
+       ``timers_start_us``);
+    3. arm: give each a period that makes it fire at ``T0 + U(0, 2 s)`` and start it, ``T0``
+       lying after the arming ends (see ``arm_timers``), so lateness measures the timer
+       machinery, not the arming sparkle blocking the loop;
+    4. every firing records ``monotonic() - intended deadline``; CPU time runs from the start
+       of phase 3 to the last firing (waiting idle should cost nothing).
+    """
+    offsets = timer_offsets(size)
+    result: dict = {}
+
+    class Clock(tt.ttTonic):
+        def ttse__on_start(self):
+            t0 = perf_counter()
+            self.timers = [tt.ttTimerSingleShot(HOLD_S, sparkle_back=self.ttse__on_fire)
+                           for _ in range(size)]
+            result["timers_create_us"] = (perf_counter() - t0) / size * 1e6
+            stop_us, start_us = time_stop_start(self.timers)
+            result["timers_stop_us"], result["timers_start_us"] = stop_us, start_us
+            self.tts__arm()
+
+        def tts__arm(self):
+            self.lateness = []
+            self.cpu0 = process_time()
+            self.deadlines = arm_timers(self.timers, offsets)
+
+        def ttse__on_fire(self, info):
+            self.lateness.append(monotonic() - self.deadlines[info["id"]])
+            if len(self.lateness) == size:
+                result["timers_cpu_s"] = process_time() - self.cpu0
+                result["lateness"] = self.lateness
+                finish_infusions_oldest_first(self.timers)
+                self.finish()
+
+    run_app(tt, Clock)
+    return summarise_timers(result, result.pop("lateness"), size)
+
+
+def timer_offsets(size: int) -> list[float]:
+    """The expiry of each timer within the window (the same for every implementation)."""
+    rng = random.Random(TIMER_SEED)
+    return [rng.uniform(0.0, TIMER_WINDOW_S) for _ in range(size)]
+
+
+def arm_timers(timers: list, offsets: list[float]) -> dict:
+    """Start each timer to fire at ``T0 + offset``; return ``{id: intended deadline}``.
+
+    ``T0`` must lie after the arming ends, or the first timers would be late by construction.
+    A pilot re-arms a sample of timers at the hold period to price one arming; ``T0`` leaves
+    twice the estimate plus 50 ms. Should arming still overrun, a timer gets a 1 us period
+    and is simply late (TaskTonic 0.2.4 silently never fires a timer started with a period
+    <= 0).
+    """
+    pilot = timers[:: max(1, len(timers) // 1000)]
+    t0 = perf_counter()
+    for timer in pilot:
+        timer.stop()
+        timer.change_timer(seconds=HOLD_S)
+        timer.start()
+    per_timer = (perf_counter() - t0) / len(pilot)
+    for timer in timers:
+        timer.stop()
+    deadlines = {}
+    base = monotonic() + 2 * len(timers) * per_timer + 0.05
+    for timer, offset in zip(timers, offsets):
+        deadline = base + offset
+        timer.change_timer(seconds=max(deadline - monotonic(), 1e-6))
+        timer.start()
+        deadlines[timer.id] = deadline
+    # The set-up allocated a few hundred thousand objects; a full collection of them (200 ms
+    # and more) would land in the 2 s window and measure the garbage collector, not the
+    # timers. Frozen, they are what a long-running application's old generation amounts to.
+    # ``summarise_timers`` unfreezes.
+    gc.freeze()
+    return deadlines
+
+
+def summarise_timers(result: dict, lateness: list[float], size: int) -> dict:
+    """Add CPU per timer and the lateness percentiles to the phase results."""
+    gc.unfreeze()
+    result["timers_cpu_us"] = result["timers_cpu_s"] / size * 1e6
+    result["timers_p50_ms"] = percentile(lateness, 0.50) * 1e3
+    result["timers_p99_ms"] = percentile(lateness, 0.99) * 1e3
+    return result
+
+
+def finish_infusions_oldest_first(essences: list) -> None:
+    """Finish ``essences`` (infusions of one tonic) oldest first, before the tonic finishes.
+
+    Teardown only, not measured. A tonic finishing N infusions itself finishes them newest
+    first, and each completion removes its infusion with ``list.remove``, which scans from the
+    front: O(N^2), about a minute for 100,000 timers in tasktonic (reported as an issue).
+    Oldest first, each removal finds its infusion at index 0.
+    """
+    for essence in essences:
+        essence.finish()
+
+
+# -- 5. creation -------------------------------------------------------------------------------
+def generated_class(tt: ModuleType) -> type:
+    """A tonic class with 20 sparkles and 3 states, built by ``type()`` as a generator would.
+
+    17 generic command sparkles ``ttsc__g0..16`` and 3 sparkles with a handler in each of the
+    states ``s0``, ``s1``, ``s2`` (``ttsc_s0__h0`` ...).
+    """
+    def handler(self, *args):
+        pass
+
+    namespace: dict = {f"ttsc__g{i}": handler for i in range(17)}
+    namespace.update({f"ttsc_s{s}__h{h}": handler for s in range(3) for h in range(3)})
+    return type("Generated", (tt.ttTonic,), namespace)
+
+
+class OverBudget(Exception):
+    """Creation ran past its time budget; the caller measures a smaller size instead."""
+
+
+def creation(tt: ModuleType, size: int, budget_s: float | None = None) -> dict:
+    """Microseconds per tonic for creating ``size`` tonics in one sparkle.
+
+    Raises ``OverBudget`` when the creation phase passes ``budget_s`` (checked every 100
+    tonics), so a framework that degrades with ledger size cannot eat the whole run.
+    """
+    Generated = generated_class(tt)
+    result: dict = {}
+
+    class Maker(tt.ttTonic):
+        def ttse__on_start(self):
+            made = [Generated()]  # first instance outside the clock: per-class caches
+            keep = made.append
+            t0 = perf_counter()
+            give_up = None if budget_s is None else t0 + budget_s
+            for i in range(size):
+                keep(Generated())
+                if give_up is not None and i % 100 == 99 and perf_counter() > give_up:
+                    result["over_budget"] = True
+                    break
+            result["seconds"] = perf_counter() - t0
+            finish_infusions_oldest_first(made)
+            self.finish()
+
+    run_app(tt, Maker)
+    if result.get("over_budget"):
+        raise OverBudget(f"creating {size:,} tonics passed {budget_s:g} s")
+    return {"creation_us": result["seconds"] / size * 1e6}
+
+
+def creation_memory(tt: ModuleType, size: int) -> dict:
+    """Bytes per live tonic, by ``tracemalloc`` (a separate run: tracing slows creation).
+
+    Measured once the start-up sparkles queued by the creations have run, so only what a live
+    tonic keeps is counted (its share of the ledger and of its base's infusions included).
+    """
+    Generated = generated_class(tt)
+    result: dict = {}
+
+    class Maker(tt.ttTonic):
+        def ttse__on_start(self):
+            Generated()
+            tracemalloc.start()
+            self.before = tracemalloc.get_traced_memory()[0]
+            for _ in range(size):
+                Generated()
+            self.tts__measure()  # queued after every start-up sparkle of the new tonics
+
+        def tts__measure(self):
+            result["bytes"] = tracemalloc.get_traced_memory()[0] - self.before
+            tracemalloc.stop()
+            self.finish()
+
+    run_app(tt, Maker)
+    return {"creation_bytes": result["bytes"] / size}
+
+
+def deepcopy_args(payload: Any) -> tuple[Callable, tuple]:
+    """The copier column of TaskTonic 0.2.4: ``copy.deepcopy`` of the argument."""
+    return copy.deepcopy, (payload,)
