@@ -31,7 +31,7 @@ __all__ = ["ttDistiller", "ttDistillerFormula", "DistillerStep", "check_contract
 class DistillerStep(NamedTuple):
     """One sparkle the distiller ran."""
 
-    index: int
+    number: int  # position in the distiller's whole trace
     tonic_id: int
     tonic_name: str
     sparkle: str
@@ -42,7 +42,7 @@ class DistillerStep(NamedTuple):
     def __str__(self) -> str:
         shown = ", ".join([repr(a) for a in self.args]
                           + [f"{k}={v!r}" for k, v in self.kwargs.items()])
-        return f"#{self.index} {self.tonic_name}.{self.sparkle}({shown}) @{self.state}"
+        return f"#{self.number} {self.tonic_name}.{self.sparkle}({shown}) @{self.state}"
 
 
 def _names(value: Any, what: str) -> frozenset:

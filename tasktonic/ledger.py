@@ -20,6 +20,7 @@ class ttLedger:
 
     _instance: "ttLedger | None" = None
     _instance_lock = threading.Lock()
+    _lock: threading.RLock
 
     def __new__(cls) -> "ttLedger":
         with cls._instance_lock:
