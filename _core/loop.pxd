@@ -48,4 +48,5 @@ cdef class SparkleLoop:
     cpdef push_threadsafe(self, object tonic, object entry, object args, object kwargs)
     cpdef wake(self)
     cpdef wait(self, object timeout)
+    cpdef block(self, object timeout)
     cpdef run_extra(self)

@@ -27,7 +27,9 @@ catalyst's timers. The compiled twin must match this behaviour:
 * ``FINISHED_LOOP`` is a closed loop: a finished tonic points at it, and every order sent to it
   is dropped with a debug line (never an exception in the caller).
 
-Subclasses (the selector catalyst) override ``wait(timeout)`` and ``wake()`` only.
+Subclasses (the selector catalyst) override ``block(timeout)`` and ``wake()`` only: ``wait``
+keeps the protocol (mark sleeping, sleep only if nothing is ready) and calls ``block``; a
+``wake`` that comes before ``block`` must make it return at once.
 """
 # Here the ready queue is a ring of C structs (no tuple per order), the handler is called with
 # vectorcall, and the wait is a lock acquired with the GIL released, released by ``wake``.
@@ -221,19 +223,25 @@ cdef class SparkleLoop:
 
     # -- waiting ---------------------------------------------------------------------------
     cpdef wake(self):
-        """Wake a loop sleeping in ``wait``."""
+        """Wake a loop sleeping in ``wait``; a wake before the sleep is not lost."""
         PyThread_release_lock(self._wakeup)
 
     cpdef wait(self, object timeout):
         """Sleep until ``wake`` or ``timeout`` seconds, unless an order is already ready."""
+        self._sleeping = True
+        try:
+            if self._count == 0 and not self._stopped:
+                self.block(timeout)
+        finally:
+            self._sleeping = False
+
+    cpdef block(self, object timeout):
+        """Wait for ``wake`` (or ``timeout``); what ``wait`` calls once nothing is ready."""
         cdef long long micros = -1
         if timeout is not None:
             micros = <long long>(min(timeout, MAX_WAIT_MICROS / 1e6) * 1e6)
-        self._sleeping = True
-        if self._count == 0 and not self._stopped:
-            with nogil:
-                PyThread_acquire_lock_timed(self._wakeup, micros, 0)
-        self._sleeping = False
+        with nogil:
+            PyThread_acquire_lock_timed(self._wakeup, micros, 0)
 
     def stop(self):
         """End ``run`` after the order being run; safe from any thread."""

@@ -32,9 +32,11 @@ class ttCatalyst(ttTonic):
     """Runs the sparkles of the tonics it hosts, one at a time, in one thread."""
 
     _tt_is_catalyst = True
+    #: The loop this catalyst runs; the selector catalyst waits in ``selectors`` instead.
+    _tt_loop_class: Any = _loop.SparkleLoop
 
     def _tt_pre_init(self, base: Any) -> None:
-        self._tt_sparkle_loop = _loop.SparkleLoop(handle_sparkle_error)
+        self._tt_sparkle_loop = self._tt_loop_class(handle_sparkle_error)
         self._tt_loop = self._tt_sparkle_loop
         self.catalyst = self
         self._tt_hosted: set = set()

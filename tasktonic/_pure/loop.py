@@ -26,13 +26,15 @@ catalyst's timers. The compiled twin must match this behaviour:
 * ``FINISHED_LOOP`` is a closed loop: a finished tonic points at it, and every order sent to it
   is dropped with a debug line (never an exception in the caller).
 
-Subclasses (the selector catalyst) override ``wait(timeout)`` and ``wake()`` only.
+Subclasses (the selector catalyst) override ``block(timeout)`` and ``wake()`` only: ``wait``
+keeps the protocol (mark sleeping, sleep only if nothing is ready) and calls ``block``; a
+``wake`` that comes before ``block`` must make it return at once.
 """
 from __future__ import annotations
 
 import logging
 from collections import deque
-from threading import Condition, Lock, get_ident
+from threading import Event, get_ident
 from time import monotonic
 from typing import Any, Callable
 
@@ -80,7 +82,7 @@ class SparkleLoop:
         self.current: tuple | None = None
         self.tracer: Callable | None = None
         self._on_error = on_error
-        self._cond = Condition(Lock())
+        self._wakeup = Event()
         self._sleeping = False
         self._stopped = False
         self._closed = False
@@ -106,20 +108,26 @@ class SparkleLoop:
             args, kwargs = copy_call(args, kwargs)
         self._ready.append((tonic, entry, args, kwargs))
         if self._sleeping:
+            self._sleeping = False
             self.wake()
 
     def wake(self) -> None:
-        """Wake a loop sleeping in ``wait``."""
-        with self._cond:
-            self._cond.notify()
+        """Wake a loop sleeping in ``wait``; a wake before the sleep is not lost."""
+        self._wakeup.set()
 
     def wait(self, timeout: float | None) -> None:
         """Sleep until ``wake`` or ``timeout`` seconds, unless an order is already ready."""
-        with self._cond:
-            self._sleeping = True
+        self._sleeping = True
+        try:
             if not self._ready and not self._stopped:
-                self._cond.wait(timeout)
+                self.block(timeout)
+        finally:
             self._sleeping = False
+
+    def block(self, timeout: float | None) -> None:
+        """Wait for ``wake`` (or ``timeout``); what ``wait`` calls once nothing is ready."""
+        self._wakeup.wait(timeout)
+        self._wakeup.clear()
 
     def stop(self) -> None:
         """End ``run`` after the order being run; safe from any thread."""

@@ -1,0 +1,112 @@
+"""ttSelectorCatalyst: a catalyst that waits in ``selectors``, so tonics can own sockets.
+
+An ordinary catalyst sleeps on a lock until a sparkle arrives. This one sleeps in
+``selector.select()``: it wakes at once when a registered socket (or pipe, or serial port) is
+ready, and when a sparkle is queued from another thread (a byte on an internal socket pair).
+A tonic on this catalyst registers a file object with a sparkle method as callback; readiness
+arrives as that sparkle, ``callback(fileobj, events)``, on the catalyst's own thread, so the
+tonic reads and writes its sockets without locks.
+"""
+from __future__ import annotations
+
+import functools
+import selectors
+import socket
+from threading import get_ident
+from typing import Any, Callable
+
+from ._switch import loop as _loop
+from .catalyst import ttCatalyst
+
+__all__ = ["ttSelectorCatalyst", "SelectorLoop", "EVENT_READ", "EVENT_WRITE"]
+
+EVENT_READ = selectors.EVENT_READ
+EVENT_WRITE = selectors.EVENT_WRITE
+
+
+class SelectorLoop(_loop.SparkleLoop):
+    """A sparkle loop whose idle wait is ``selector.select`` and whose wake is a byte."""
+
+    def __init__(self, on_error: Callable) -> None:
+        super().__init__(on_error)
+        self.selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self.selector.register(self._wake_r, EVENT_READ, None)
+
+    def wake(self) -> None:
+        try:
+            self._wake_w.send(b"\0")
+        except (BlockingIOError, InterruptedError):
+            pass  # the pipe is full of wake bytes already: the loop will wake
+        except OSError:
+            pass  # closed: the catalyst has finished
+
+    def block(self, timeout: float | None) -> None:
+        for key, events in self.selector.select(timeout):
+            if key.data is None:
+                self._drain_wake()
+            else:
+                key.data(key.fileobj, events)  # a sparkle method: queues the readiness
+
+    def _drain_wake(self) -> None:
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except (BlockingIOError, InterruptedError, OSError):
+            pass
+
+    def close_selector(self) -> None:
+        """Release the selector and the wake pair (once the catalyst has finished)."""
+        self.selector.close()
+        self._wake_r.close()
+        self._wake_w.close()
+
+
+class ttSelectorCatalyst(ttCatalyst):
+    """A catalyst whose tonics own sockets: readiness arrives as their sparkles."""
+
+    _tt_loop_class = SelectorLoop
+
+    def register(self, fileobj: Any, events: int, sparkle: Callable) -> None:
+        """Call ``sparkle(fileobj, events)`` (queued, on this catalyst) while ``fileobj`` is ready.
+
+        ``sparkle`` must be a sparkle method of a tonic on this catalyst; ``events`` is
+        ``EVENT_READ``, ``EVENT_WRITE`` or both. From another thread the registration is queued.
+        """
+        if not getattr(getattr(sparkle, "__func__", None), "_tt_sparkle_method", False):
+            raise TypeError("tasktonic: register() takes a sparkle method (tonic.ttse__x), "
+                            f"got {sparkle!r}")
+        if not isinstance(events, int) or not events or events & ~(EVENT_READ | EVENT_WRITE):
+            raise ValueError(f"tasktonic: events must be EVENT_READ and/or EVENT_WRITE, "
+                             f"got {events!r}")
+        self._tt_on_own_thread(self._tt_select.register, fileobj, events, sparkle)
+
+    def modify(self, fileobj: Any, events: int, sparkle: Callable) -> None:
+        """Change what ``fileobj`` is watched for, or its sparkle."""
+        self._tt_on_own_thread(self._tt_select.modify, fileobj, events, sparkle)
+
+    def unregister(self, fileobj: Any) -> None:
+        """Stop watching ``fileobj`` (a no-op when it is not registered)."""
+        self._tt_on_own_thread(self._tt_unregister, fileobj)
+
+    @property
+    def _tt_select(self) -> selectors.BaseSelector:
+        return self._tt_sparkle_loop.selector
+
+    def _tt_unregister(self, fileobj: Any) -> None:
+        try:
+            self._tt_select.unregister(fileobj)
+        except (KeyError, ValueError):
+            pass
+
+    def _tt_on_own_thread(self, func: Callable, *args: Any) -> None:
+        if self._tt_sparkle_loop.thread_id == get_ident():
+            func(*args)
+        else:  # a partial is callable, so the socket inside it is not copied across threads
+            self._ttss__call(functools.partial(func, *args))
+
+    def _tt_complete(self) -> None:
+        super()._tt_complete()
+        self._tt_sparkle_loop.close_selector()
