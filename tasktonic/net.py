@@ -1,0 +1,552 @@
+"""TCP and UDP as tonics on a ttSelectorCatalyst: connect, accept, send and receive as sparkles.
+
+Why tonics on the selector catalyst: every socket here is non-blocking and registered with the
+catalyst's selector, so readiness arrives as a sparkle (``tts__ready``) on the catalyst's own
+thread. A socket is only ever touched on that thread, so no tonic here needs a lock, and a
+catalyst never blocks in ``recv``, ``send``, ``accept`` or ``connect``.
+
+Why an *owner*: the tonic that wants the bytes is usually not on the selector catalyst (it may
+run on the main catalyst). Each socket tonic reports to its owner with event sparkles, which
+the framework queues on the owner's own catalyst (arguments are copied across threads; bytes
+and tonics pass as they are). The owner is ``owner=`` when given, else the tonic that created
+the socket tonic (its ``base``). Every owner event is optional: an owner without the sparkle
+simply does not hear it (a debug line on the ``tasktonic`` logger), so a catalyst never sees an
+AttributeError because an owner cared about less than everything.
+
+Owner events (all optional):
+
+=====================================================  ===========================================
+``ttse__on_tcp_connected(conn)``                       a ttTcpClient is connected
+``ttse__on_tcp_error(conn_or_server, error)``          connect failed (OSError naming host:port),
+                                                       or ``accept`` failed on a server
+``ttse__on_tcp_accepted(server, conn)``                a ttTcpServer accepted a connection
+``ttse__on_tcp_data(conn, data)``                      bytes received (in order, none lost)
+``ttse__on_tcp_closed(conn, reason)``                  the connection is closed: reason None for an
+                                                       orderly close (peer's or our ``ttsc__close``),
+                                                       the OSError for a reset or a failed write
+``ttse__on_tcp_buffer_full(conn, pending_bytes)``      a send was refused (see back-pressure)
+``ttse__on_tcp_drained(conn)``                         the send buffer emptied after being full
+``ttse__on_udp_data(sock, data, addr)``                one datagram received
+``ttse__on_udp_error(sock, error, addr)``              a datagram could not be sent (addr is its
+                                                       destination) or receiving failed (addr None)
+=====================================================  ===========================================
+
+Back-pressure: each connection has a bounded send buffer (``max_buffer`` bytes, 1 MiB by
+default) for bytes the kernel did not take yet. A ``ttsc__send`` whose data would push the
+buffer past the bound is *refused whole* (no partial write, so the byte stream never gets a
+hole) and the owner hears ``ttse__on_tcp_buffer_full(conn, pending_bytes)``. From that refusal
+until the buffer has emptied, *every* further send is refused the same way (each with its own
+event), even a small one that would fit: otherwise a later small send could overtake the
+refused one and reorder the stream. When the buffer is empty again the owner hears
+``ttse__on_tcp_drained(conn)`` and re-sends, in order, what was refused. A single chunk larger
+than ``max_buffer`` can never fit: ``send()`` raises ValueError at the call, and
+``ttsc__send`` raises it inside the sparkle (handled by the error policy).
+
+Sends are queued, so errors found by a sparkle cannot reach the caller. For argument errors the
+plain methods ``ttTcpConnection.send`` and ``ttUdpSocket.send_to`` validate in the caller's
+thread (TypeError / ValueError at the call) and then queue the sparkle. ``ttsc__send_to`` called
+directly with an oversized datagram reports ``ttse__on_udp_error`` with the ValueError instead.
+
+Lifetime: ``ttsc__close()`` on a connection sends what is buffered, then closes; ``finish()``
+closes at once and discards unsent bytes (no event: the owner asked for it, or is finishing
+itself). A connection finishes once closed. Accepted connections are infusions of their
+server, so finishing the server closes them too; ``ttsc__close()`` on a server is ``finish()``.
+"""
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import socket
+from typing import Any
+
+from .essence import LC_FINISHING
+from .selector import EVENT_READ, EVENT_WRITE, ttSelectorCatalyst
+from .tonic import ttTonic
+
+__all__ = ["ttTcpConnection", "ttTcpClient", "ttTcpServer", "ttUdpSocket",
+           "DEFAULT_MAX_BUFFER", "MAX_UDP_PAYLOAD"]
+
+_log = logging.getLogger("tasktonic")
+
+#: Default bound of a connection's send buffer (bytes the kernel has not accepted yet).
+DEFAULT_MAX_BUFFER = 1 << 20
+#: The largest UDP payload over IPv4 (65535 - 8 byte UDP header - 20 byte IP header).
+MAX_UDP_PAYLOAD = 65507
+
+_RECV_SIZE = 256 * 1024
+#: Reads / accepts per readiness sparkle: enough to amortise the sparkle, small enough that one
+#: busy socket does not starve the other tonics on the catalyst.
+_BURST = 16
+
+
+def _check_port(port: Any, allow_zero: bool) -> int:
+    if isinstance(port, bool) or not isinstance(port, int):
+        raise TypeError(f"tasktonic: port must be an int, got {type(port).__name__}")
+    low = 0 if allow_zero else 1
+    if not low <= port <= 65535:
+        raise ValueError(f"tasktonic: port must be in {low}..65535, got {port}")
+    return port
+
+
+def _check_host(host: Any) -> str:
+    if not isinstance(host, str):
+        raise TypeError(f"tasktonic: host must be a str, got {type(host).__name__}")
+    return host
+
+
+def _check_bytes(data: Any, what: str) -> None:
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"tasktonic: {what} takes bytes, got {type(data).__name__}")
+
+
+class _ttNetTonic(ttTonic):
+    """Common part: the selector catalyst check, the owner and optional owner events."""
+
+    owner: Any = None
+    # class defaults, so that _tt_abort works whenever __init__ raises
+    _sock: socket.socket | None = None
+    _mask = 0
+
+    def __init__(self, owner: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not isinstance(self.catalyst, ttSelectorCatalyst):
+            raise TypeError(f"tasktonic: {type(self).__name__} {self.name!r} must run on a "
+                            f"ttSelectorCatalyst (catalyst=...), got {self.catalyst!r}")
+        if owner is not None and not isinstance(owner, ttTonic):
+            raise TypeError(f"tasktonic: owner of {self.name!r} must be a tonic, got "
+                            f"{type(owner).__name__}")
+        self.owner = owner if owner is not None else self.base
+
+    @property
+    def socket(self) -> socket.socket | None:
+        """The underlying socket (for ``setsockopt`` and addresses; do not read or write it)."""
+        return self._sock
+
+    def _tt_notify(self, event: str, *args: Any) -> None:
+        """Queue ``owner.<event>(*args)`` when the owner has that sparkle; else a debug line."""
+        owner = self.owner
+        sparkle = getattr(owner, event, None) if owner is not None else None
+        if sparkle is None or not getattr(sparkle, "_tt_sparkle_method", False):
+            _log.debug("tasktonic: %s of %s dropped: owner %r has no such sparkle", event,
+                       self.name, owner)
+            return
+        sparkle(*args)
+
+    def _tt_watch(self, mask: int) -> None:
+        """Make the selector watch our socket for exactly ``mask`` (0: not at all)."""
+        sock = self._sock
+        if sock is None or mask == self._mask:
+            return
+        catalyst = self.catalyst
+        if self._mask == 0:
+            catalyst.register(sock, mask, self.tts__ready)
+        elif mask == 0:
+            catalyst.unregister(sock)
+        else:
+            catalyst.modify(sock, mask, self.tts__ready)
+        self._mask = mask
+
+    def _tt_close_socket(self) -> None:
+        sock = self._sock
+        if sock is None:
+            return
+        self._tt_watch(0)
+        self._sock = None
+        try:
+            sock.close()
+        except OSError:
+            pass
+
+    def tts__ready(self, sock: socket.socket, events: int) -> None:
+        """Readiness from the selector (overridden)."""
+
+    def _tt_begin_finish(self) -> None:
+        # finish() closes at once: a finishing tonic must not keep a socket in the selector.
+        if self._tt_lc < LC_FINISHING:
+            self._tt_close_socket()
+        super()._tt_begin_finish()
+
+    def _tt_abort(self) -> None:
+        # __init__ raised after the socket was made: do not leak it.
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            sock.close()
+        super()._tt_abort()
+
+
+class ttTcpConnection(_ttNetTonic):
+    """One connected TCP socket: a bounded send buffer, received bytes to the owner.
+
+    ``ttTcpConnection(sock, owner=None, max_buffer=DEFAULT_MAX_BUFFER, catalyst=sel)`` takes
+    over ``sock`` (a connected SOCK_STREAM socket; it is made non-blocking).
+    """
+
+    def __init__(self, sock: socket.socket | None = None, owner: Any = None,
+                 max_buffer: int = DEFAULT_MAX_BUFFER, **kwargs: Any) -> None:
+        if isinstance(max_buffer, bool) or not isinstance(max_buffer, int):
+            raise TypeError(f"tasktonic: max_buffer must be an int, got "
+                            f"{type(max_buffer).__name__}")
+        if max_buffer <= 0:
+            raise ValueError(f"tasktonic: max_buffer must be > 0, got {max_buffer}")
+        if sock is not None and (not isinstance(sock, socket.socket)
+                                 or sock.type != socket.SOCK_STREAM):
+            raise TypeError(f"tasktonic: {type(self).__name__} takes a SOCK_STREAM socket, "
+                            f"got {sock!r}")
+        super().__init__(owner=owner, **kwargs)
+        if sock is None and type(self) is ttTcpConnection:
+            raise TypeError("tasktonic: ttTcpConnection needs a connected socket "
+                            "(use ttTcpClient to connect)")
+        self.max_buffer = max_buffer
+        self._out = bytearray()
+        self._full = False        # latched from a refused send until the buffer empties
+        self._connected = sock is not None
+        self._closing = False     # ttsc__close: flush, then close
+        self.bytes_sent = 0       # bytes the kernel accepted
+        self.bytes_received = 0
+        if sock is not None:
+            sock.setblocking(False)
+            self._sock = sock
+
+    def ttse__on_start(self) -> None:
+        if self._connected:
+            self._tt_update_watch()
+
+    @property
+    def pending(self) -> int:
+        """Bytes buffered, not yet accepted by the kernel."""
+        return len(self._out)
+
+    # -- sending -----------------------------------------------------------------------
+    def send(self, data: bytes) -> None:
+        """Validate ``data`` in the caller's thread (TypeError/ValueError), then queue it."""
+        _check_bytes(data, "send()")
+        if len(data) > self.max_buffer:
+            raise ValueError(f"tasktonic: {len(data)} bytes can never fit the send buffer of "
+                             f"{self.name!r} (max_buffer={self.max_buffer})")
+        self.ttsc__send(bytes(data))
+
+    def ttsc__send(self, data: bytes) -> None:
+        """Send ``data``: written as the socket allows; refused whole when the buffer is full."""
+        _check_bytes(data, "ttsc__send")
+        if len(data) > self.max_buffer:
+            raise ValueError(f"tasktonic: {len(data)} bytes can never fit the send buffer of "
+                             f"{self.name!r} (max_buffer={self.max_buffer})")
+        if self._closing or (self._sock is None and self._connected):
+            _log.debug("tasktonic: send of %d bytes on %s dropped: the connection is closing "
+                       "or closed", len(data), self.name)
+            return
+        if not data:
+            return
+        if self._full or len(self._out) + len(data) > self.max_buffer:
+            self._full = True
+            self._tt_notify("ttse__on_tcp_buffer_full", self, len(self._out))
+            return
+        self._out += data
+        if self._connected:
+            self._tt_flush()
+
+    def ttsc__close(self) -> None:
+        """Send what is buffered, then close (the owner hears on_tcp_closed with None).
+
+        On a client that is not connected yet this abandons the connect: the socket closes,
+        buffered bytes are discarded and the owner hears nothing more.
+        """
+        if self._closing:
+            return
+        self._closing = True
+        if not self._connected:
+            self._tt_close_socket()
+            self.finish()
+            return
+        self._tt_flush()
+
+    def _tt_flush(self) -> None:
+        """Write as much as the kernel takes now; watch for writability while bytes remain."""
+        sock = self._sock
+        out = self._out
+        try:
+            while out and sock is not None:
+                sent = sock.send(out)
+                if sent <= 0:
+                    break
+                del out[:sent]
+                self.bytes_sent += sent
+        except (BlockingIOError, InterruptedError):
+            pass
+        except OSError as exc:
+            self._tt_lost(exc)
+            return
+        if not out:
+            if self._full:
+                self._full = False
+                self._tt_notify("ttse__on_tcp_drained", self)
+            if self._closing:
+                self._tt_lost(None, shutdown=True)
+                return
+        self._tt_update_watch()
+
+    def _tt_update_watch(self) -> None:
+        mask = 0 if self._closing else EVENT_READ
+        if self._out:
+            mask |= EVENT_WRITE
+        self._tt_watch(mask)
+
+    # -- receiving ---------------------------------------------------------------------
+    def tts__ready(self, sock: socket.socket, events: int) -> None:
+        if sock is not self._sock:
+            return  # stale readiness for a socket we have closed
+        if events & EVENT_WRITE:
+            self._tt_flush()
+            if self._sock is None:
+                return
+        if events & EVENT_READ and not self._closing:
+            self._tt_read()
+
+    def _tt_read(self) -> None:
+        sock = self._sock
+        for _ in range(_BURST):
+            try:
+                data = sock.recv(_RECV_SIZE)  # type: ignore[union-attr]
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                self._tt_lost(exc)
+                return
+            if not data:
+                self._tt_lost(None)
+                return
+            self.bytes_received += len(data)
+            self._tt_notify("ttse__on_tcp_data", self, data)
+
+    def _tt_lost(self, reason: OSError | None, shutdown: bool = False) -> None:
+        """The connection is over: close, tell the owner once, finish."""
+        sock = self._sock
+        if sock is None:
+            return
+        if shutdown:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._tt_close_socket()
+        self._out.clear()
+        self._tt_notify("ttse__on_tcp_closed", self, reason)
+        self.finish()
+
+
+class ttTcpClient(ttTcpConnection):
+    """A TCP connection that connects itself: ``ttTcpClient(host, port, catalyst=sel)``.
+
+    The connect is non-blocking (``connect_ex`` and a wait for writability, then ``SO_ERROR``).
+    Host names are resolved with ``getaddrinfo`` on the catalyst thread, which may block for a
+    DNS name; pass an IP address to avoid that. Sends before the connect are buffered.
+    """
+
+    def __init__(self, host: str, port: int, owner: Any = None, **kwargs: Any) -> None:
+        self.host = _check_host(host)
+        self.port = _check_port(port, allow_zero=False)
+        super().__init__(None, owner=owner, **kwargs)
+
+    def ttse__on_start(self) -> None:
+        try:
+            family, type_, proto, _, address = socket.getaddrinfo(
+                self.host, self.port, type=socket.SOCK_STREAM)[0]
+            sock = socket.socket(family, type_, proto)
+        except OSError as exc:
+            self._tt_connect_failed(exc)
+            return
+        sock.setblocking(False)
+        self._sock = sock
+        err = sock.connect_ex(address)
+        if err in (0, errno.EISCONN):
+            self._tt_connected()
+        elif err in (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY, errno.EINTR):
+            self._tt_watch(EVENT_WRITE)
+        else:
+            self._tt_connect_failed(OSError(err, os.strerror(err)))
+
+    def tts__ready(self, sock: socket.socket, events: int) -> None:
+        if sock is not self._sock:
+            return
+        if self._connected:
+            super().tts__ready(sock, events)
+            return
+        err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err:
+            self._tt_connect_failed(OSError(err, os.strerror(err)))
+        else:
+            self._tt_connected()
+
+    def _tt_connected(self) -> None:
+        self._connected = True
+        self._tt_notify("ttse__on_tcp_connected", self)
+        if self._out:       # sends issued while connecting
+            self._tt_flush()
+        else:
+            self._tt_update_watch()
+
+    def _tt_connect_failed(self, exc: OSError) -> None:
+        error = OSError(exc.errno, f"tasktonic: cannot connect to {self.host}:{self.port}: "
+                                   f"{exc.strerror or exc}")
+        self._tt_close_socket()
+        self._out.clear()
+        self._tt_notify("ttse__on_tcp_error", self, error)
+        self.finish()
+
+
+class ttTcpServer(_ttNetTonic):
+    """A listening socket: ``ttTcpServer(host='127.0.0.1', port=0, catalyst=sel)``.
+
+    It binds in the constructor, in the caller's thread, so ``.port`` is known at once and a bind
+    failure raises there (an OSError naming host:port). Each accepted client becomes a
+    ttTcpConnection (an infusion of the server, owner = the server's owner, ``max_buffer`` as
+    given here) and the owner hears ``ttse__on_tcp_accepted(server, conn)`` before any of its data.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, owner: Any = None,
+                 backlog: int = 128, max_buffer: int = DEFAULT_MAX_BUFFER,
+                 **kwargs: Any) -> None:
+        _check_host(host)
+        _check_port(port, allow_zero=True)
+        if isinstance(max_buffer, bool) or not isinstance(max_buffer, int) or max_buffer <= 0:
+            raise ValueError(f"tasktonic: max_buffer must be an int > 0, got {max_buffer!r}")
+        super().__init__(owner=owner, **kwargs)
+        self.host = host
+        self.max_buffer = max_buffer
+        self.connections_accepted = 0
+        try:
+            family, type_, proto, _, address = socket.getaddrinfo(
+                host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+            sock = socket.socket(family, type_, proto)
+        except OSError as exc:
+            raise OSError(exc.errno, f"tasktonic: cannot listen on {host}:{port}: "
+                                     f"{exc.strerror or exc}") from exc
+        self._sock = sock
+        try:
+            if os.name == "posix":
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+            sock.listen(backlog)
+        except OSError as exc:
+            raise OSError(exc.errno, f"tasktonic: cannot listen on {host}:{port}: "
+                                     f"{exc.strerror or exc}") from exc
+        sock.setblocking(False)
+        self._port = sock.getsockname()[1]
+
+    @property
+    def port(self) -> int:
+        """The bound port (the one the OS chose when ``port=0``)."""
+        return self._port
+
+    def ttse__on_start(self) -> None:
+        self._tt_watch(EVENT_READ)
+
+    def ttsc__close(self) -> None:
+        """Stop listening and close every accepted connection (same as ``finish()``)."""
+        self.finish()
+
+    def tts__ready(self, sock: socket.socket, events: int) -> None:
+        if sock is not self._sock:
+            return
+        for _ in range(_BURST):
+            try:
+                client, _addr = sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # EMFILE and the like: tell the owner, keep listening
+                self._tt_notify("ttse__on_tcp_error", self, exc)
+                return
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn = ttTcpConnection(client, owner=self.owner, max_buffer=self.max_buffer,
+                                   catalyst=self.catalyst)
+            self.connections_accepted += 1
+            self._tt_notify("ttse__on_tcp_accepted", self, conn)
+
+
+class ttUdpSocket(_ttNetTonic):
+    """A bound UDP socket: ``ttUdpSocket(host='127.0.0.1', port=0, catalyst=sel)``.
+
+    Binds in the constructor (``.port``, ``.address``). Datagrams go to the owner as
+    ``ttse__on_udp_data(sock, data, addr)``. UDP is lossy by nature, so a datagram the kernel
+    will not take right now (EAGAIN) is not queued: it is reported, like any send error, as
+    ``ttse__on_udp_error(sock, error, addr)``.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, owner: Any = None,
+                 **kwargs: Any) -> None:
+        _check_host(host)
+        _check_port(port, allow_zero=True)
+        super().__init__(owner=owner, **kwargs)
+        try:
+            family, type_, proto, _, address = socket.getaddrinfo(
+                host, port, type=socket.SOCK_DGRAM, flags=socket.AI_PASSIVE)[0]
+            sock = socket.socket(family, type_, proto)
+        except OSError as exc:
+            raise OSError(exc.errno, f"tasktonic: cannot bind UDP {host}:{port}: "
+                                     f"{exc.strerror or exc}") from exc
+        self._sock = sock
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            raise OSError(exc.errno, f"tasktonic: cannot bind UDP {host}:{port}: "
+                                     f"{exc.strerror or exc}") from exc
+        sock.setblocking(False)
+        self.address = sock.getsockname()
+        self._port = self.address[1]
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    def ttse__on_start(self) -> None:
+        self._tt_watch(EVENT_READ)
+
+    @staticmethod
+    def _tt_check_datagram(data: Any, addr: Any) -> None:
+        _check_bytes(data, "send_to()")
+        if len(data) > MAX_UDP_PAYLOAD:
+            raise ValueError(f"tasktonic: a UDP datagram holds at most {MAX_UDP_PAYLOAD} "
+                             f"bytes, got {len(data)}")
+        if (not isinstance(addr, tuple) or len(addr) < 2 or not isinstance(addr[0], str)
+                or isinstance(addr[1], bool) or not isinstance(addr[1], int)):
+            raise TypeError(f"tasktonic: addr must be a (host, port) tuple, got {addr!r}")
+        _check_port(addr[1], allow_zero=False)
+
+    def send_to(self, data: bytes, addr: tuple) -> None:
+        """Validate in the caller's thread (TypeError/ValueError at the call), then queue."""
+        self._tt_check_datagram(data, addr)
+        self.ttsc__send_to(bytes(data), tuple(addr))
+
+    def ttsc__send_to(self, data: bytes, addr: tuple) -> None:
+        """Send one datagram; any failure (also a bad argument) is ``ttse__on_udp_error``."""
+        try:
+            self._tt_check_datagram(data, addr)
+        except (TypeError, ValueError) as exc:
+            self._tt_notify("ttse__on_udp_error", self, exc, addr)
+            return
+        sock = self._sock
+        if sock is None:
+            _log.debug("tasktonic: datagram to %r dropped: %s is closed", addr, self.name)
+            return
+        try:
+            sock.sendto(data, addr)
+        except OSError as exc:
+            self._tt_notify("ttse__on_udp_error", self, exc, addr)
+
+    def ttsc__close(self) -> None:
+        """Close the socket and finish (same as ``finish()``)."""
+        self.finish()
+
+    def tts__ready(self, sock: socket.socket, events: int) -> None:
+        if sock is not self._sock:
+            return
+        for _ in range(_BURST):
+            try:
+                data, addr = sock.recvfrom(65535)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # e.g. ECONNREFUSED from an earlier ICMP error
+                self._tt_notify("ttse__on_udp_error", self, exc, None)
+                return
+            self._tt_notify("ttse__on_udp_data", self, data, addr)
