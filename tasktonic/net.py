@@ -80,6 +80,30 @@ _RECV_SIZE = 256 * 1024
 _BURST = 16
 
 
+def _named(exc: OSError, what: str, host: str, port: int) -> OSError:
+    """The OSError again, its message naming what failed and the address."""
+    return OSError(exc.errno, f"tasktonic: cannot {what} {host}:{port}: {exc.strerror or exc}")
+
+
+def _bind(owner: Any, host: str, port: int, sock_type: int, what: str) -> socket.socket:
+    """A socket bound to ``host:port``, kept on ``owner._sock`` so a failed constructor's
+    clean-up closes it; errors name the address."""
+    try:
+        family, type_, proto, _, address = socket.getaddrinfo(
+            host, port, type=sock_type, flags=socket.AI_PASSIVE)[0]
+        sock = socket.socket(family, type_, proto)
+    except OSError as exc:
+        raise _named(exc, what, host, port) from exc
+    owner._sock = sock
+    try:
+        if sock_type == socket.SOCK_STREAM and os.name == "posix":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        raise _named(exc, what, host, port) from exc
+    return sock
+
+
 def _check_port(port: Any, allow_zero: bool) -> int:
     if isinstance(port, bool) or not isinstance(port, int):
         raise TypeError(f"tasktonic: port must be an int, got {type(port).__name__}")
@@ -415,22 +439,11 @@ class ttTcpServer(_ttNetTonic):
         self.host = host
         self.max_buffer = max_buffer
         self.connections_accepted = 0
+        sock = _bind(self, host, port, socket.SOCK_STREAM, "listen on")
         try:
-            family, type_, proto, _, address = socket.getaddrinfo(
-                host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
-            sock = socket.socket(family, type_, proto)
-        except OSError as exc:
-            raise OSError(exc.errno, f"tasktonic: cannot listen on {host}:{port}: "
-                                     f"{exc.strerror or exc}") from exc
-        self._sock = sock
-        try:
-            if os.name == "posix":
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(address)
             sock.listen(backlog)
         except OSError as exc:
-            raise OSError(exc.errno, f"tasktonic: cannot listen on {host}:{port}: "
-                                     f"{exc.strerror or exc}") from exc
+            raise _named(exc, "listen on", host, port) from exc
         sock.setblocking(False)
         self._port = sock.getsockname()[1]
 
@@ -478,19 +491,7 @@ class ttUdpSocket(_ttNetTonic):
         _check_host(host)
         _check_port(port, allow_zero=True)
         super().__init__(owner=owner, **kwargs)
-        try:
-            family, type_, proto, _, address = socket.getaddrinfo(
-                host, port, type=socket.SOCK_DGRAM, flags=socket.AI_PASSIVE)[0]
-            sock = socket.socket(family, type_, proto)
-        except OSError as exc:
-            raise OSError(exc.errno, f"tasktonic: cannot bind UDP {host}:{port}: "
-                                     f"{exc.strerror or exc}") from exc
-        self._sock = sock
-        try:
-            sock.bind(address)
-        except OSError as exc:
-            raise OSError(exc.errno, f"tasktonic: cannot bind UDP {host}:{port}: "
-                                     f"{exc.strerror or exc}") from exc
+        sock = _bind(self, host, port, socket.SOCK_DGRAM, "bind UDP")
         sock.setblocking(False)
         self.address = sock.getsockname()
         self._port = self.address[1]
