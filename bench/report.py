@@ -36,8 +36,10 @@ class Cell:
     size: int | None = None
     #: Why the size differs (budget fallback), from the worker.
     note: str | None = None
-    #: Why there is no figure: "n/a (not built)", "timeout", "error: ...".
+    #: Why it was not run at all: "n/a (not built)", "n/a: pip failed ...".
     problem: str | None = None
+    #: Repetitions that gave no result: "timeout: ...", "error: ...".
+    failures: list[str] = field(default_factory=list)
 
     def stats(self, key: str) -> Stats | None:
         values = [sample[key] for sample in self.samples if key in sample]
@@ -94,16 +96,21 @@ def cell_text(workload: Workload, metric: Metric, cell: Cell | None, reference_s
               notes: Footnotes) -> str:
     if cell is None:
         return "—"
+    where = f"{HEADERS[cell.impl]} {workload.name}"
     if cell.problem:
         short, _, detail = cell.problem.partition(": ")
-        if not detail:
-            return short
-        return f"{short} " + notes.mark(f"{HEADERS[cell.impl]} {workload.name}: {detail}")
+        return f"{short} " + notes.mark(f"{where}: {detail}") if detail else short
+    if not cell.samples:
+        return "failed " + notes.mark(f"{where}: " + ("; ".join(cell.failures) or "not run"))
     stats = cell.stats(metric.key)
     if stats is None:
         return "—"
     text = f"{fmt(stats.median, metric.unit)} ({fmt(stats.low, metric.unit)}–" \
            f"{fmt(stats.high, metric.unit)})"
+    if cell.failures:
+        text += " " + notes.mark(f"{where}: median of the {len(cell.samples)} repetitions "
+                                 f"that gave a result; {len(cell.failures)} did not: "
+                                 + "; ".join(cell.failures))
     if cell.size is not None and cell.size != reference_size:
         why = cell.note or workload.override_reason or "smaller run"
         text += " " + notes.mark(f"{HEADERS[cell.impl]} {workload.name}: measured on "
@@ -145,7 +152,7 @@ def _stats(results: Results, metric: Metric, impl: str) -> tuple[Stats | None, s
     if cell.problem:
         return None, cell.problem
     stats = cell.stats(metric.key)
-    return stats, "" if stats else "no figure"
+    return stats, "" if stats else ("; ".join(cell.failures) or "no figure")
 
 
 def _measure(target: Target, impl: str, results: Results) -> tuple[float | None, str, str]:
@@ -164,15 +171,21 @@ def _measure(target: Target, impl: str, results: Results) -> tuple[float | None,
                    f"{fmt(theirs.median, metric.unit)} {metric.unit})"), ""
 
 
+def shortfall(factor: float) -> str:
+    """How far from the target, given ``factor`` > 1: "4% short" or "2.9× short"."""
+    return f"{(factor - 1) * 100:.0f}%" if factor < 1.5 else f"{factor:.2g}×"
+
+
 def verdict(target: Target, value: float) -> str:
     if target.at_least is not None:
         if value >= target.at_least:
             return "met"
         return (f"missed: {fmt_ratio(value)} of {fmt_ratio(target.at_least)} "
-                f"({target.at_least / value:.2g}× short)")
+                f"({shortfall(target.at_least / value)} short)")
     if value <= target.at_most:
         return "met"
-    return f"missed: {value:.3g} > {target.at_most:g} ({value / target.at_most:.2g}× over)"
+    return (f"missed: {value:.3g} > {target.at_most:g} "
+            f"({shortfall(value / target.at_most)} over)")
 
 
 def targets_table(results: Results, metrics: set[str]) -> list[str]:
