@@ -27,7 +27,7 @@ cdef class SparkleLoop:
     cdef Py_ssize_t _count
     cdef Py_ssize_t _mask
     cdef unsigned long _thread_id
-    cdef readonly object extra
+    cdef object _extra
     cdef readonly TimerHeap timers
     cdef public object tracer
     cdef object _on_error
@@ -43,6 +43,9 @@ cdef class SparkleLoop:
     cdef int push_order(self, object tonic, object entry, object args, object kwargs) except -1
     cdef int _grow(self) except -1
     cdef Order _pop(self)
+    cdef void _clear_ring(self) noexcept
+    cdef void _set_current(self, object tonic, object entry, object args,
+                           object kwargs) noexcept
     cdef object _run_next(self, bint want_order)
     cdef int _execute(self, object tonic, object entry, object args, object kwargs) except -1
     cpdef push_threadsafe(self, object tonic, object entry, object args, object kwargs)

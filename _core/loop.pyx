@@ -1,42 +1,59 @@
 # cython: language_level=3
 """The catalyst's sparkle loop (compiled twin of ``tasktonic/_pure/loop.py``).
 
-One loop per catalyst, run by the catalyst's thread. It owns the ready queue of work orders
-``(tonic, entry, args, kwargs)`` and the extra-sparkle queue (state transitions), and fires the
-catalyst's timers. The compiled twin must match this behaviour:
+One loop per catalyst, run by the catalyst's thread. It owns the work orders: the ready
+queue, the extra sparkles of the order being run (state transitions), and the catalyst's
+timers. Only this module and its dispatch partner build work orders; everyone else reads them
+as ``WorkOrder(tonic, sparkle, args, kwargs)``. The compiled twin must match this behaviour:
 
-* ``push(order)`` appends from the loop's own thread (no lock, no wake: the loop is busy
-  running the caller); ``push_threadsafe(tonic, entry, args, kwargs)`` copies the arguments
-  (``copy_call``), appends and wakes the loop if it sleeps. Orders from one sender run in the
+* ``push(order)`` appends the order ``(tonic, entry, args, kwargs)`` from the loop's own thread
+  (no lock, no wake: the loop is busy running the caller); only the dispatch twin calls it.
+  ``push_threadsafe(tonic, entry, args, kwargs)`` copies the arguments (``copy_call``), appends
+  and wakes the loop if it sleeps; a copy that fails raises ``TypeError`` naming the sparkle
+  and the tonic (the original error is its ``__cause__``). Orders from one sender run in the
   order sent.
-* Each pass runs the orders that were ready when the pass began; after every order it drains
-  ``extra`` (on_exit, state change, on_enter of a ``to_state``) before the next order; after the
-  pass it fires due timers (``timer._tt_expire(now)``, which queues the timer's sparkle).
-* The handler is ``entry.table[tonic._tt_state]``; None means "nothing to run" (a completed
-  tonic has state index -1, whose slot is always None, and its order is dropped with a debug
-  line). ``current`` is the order being run (who is running, for base detection and logs).
+* ``push_extra(tonic, entry, args)`` queues a system sparkle to run right after the order
+  being run, before any other order (on_exit, state change, on_enter of a ``to_state``).
+  ``run_now(tonic, entry, args)`` runs a sparkle at once, inside the running order, routed,
+  traced and with its errors handled like any order (lifecycle hooks, timer callbacks).
+* Each pass runs the orders that were ready when the pass began, each followed by its extras;
+  after the pass it fires due timers (``timer._tt_expire(now)``, which queues the timer's
+  sparkle).
+* The handler is ``entry.table[tonic._tt_state]`` (an index outside the table is an
+  ``IndexError``); None means "nothing to run" (a completed tonic has state index -1, whose slot
+  is always None, and its order is dropped with a debug line). ``current`` is the order being
+  run as a ``WorkOrder`` and ``current_tonic`` its tonic (who is running, for base detection
+  and logs); both are None while the loop waits, so an idle loop keeps no arguments alive.
 * An ``Exception`` from a handler goes to ``on_error(tonic, entry, exc)`` and the loop goes on;
   ``BaseException`` (KeyboardInterrupt, SystemExit) leaves ``run``.
-* With nothing ready it waits, without holding the GIL, until the next timer deadline or a
-  ``push_threadsafe``. ``stop()`` (from any thread) ends ``run`` after the current order.
+* With nothing ready it waits until the next timer deadline or a ``push_threadsafe``, without
+  holding the GIL, and a signal (Ctrl-C) in the main thread interrupts the wait at once.
+  ``stop()`` (from any thread) ends ``run`` after the current order.
 * ``tracer``, when not None, is called as ``tracer(tonic, entry, args, kwargs)`` before each
   order (FULL logging, the distiller); when None no trace work happens at all.
-* ``step()`` runs one ready order with its extras and ``fire_due(now)`` fires due timers: the
-  distiller drives a catalyst with them instead of ``run``.
+* ``step()`` runs one ready order with its extras and returns it as a ``WorkOrder``;
+  ``fire_due(now)`` fires due timers: the distiller drives a catalyst with them instead of
+  ``run``.
+* ``close()`` (on the loop's thread, once its catalyst has completed) drops every queued order
+  with a debug line and makes the loop closed: from then on every order sent to it, from any
+  thread, is dropped the same way, never run and never kept. ``drain()`` removes and returns the
+  queued orders without closing. Queued orders are visible to the garbage collector.
 * ``SparkleEntry`` is the sparkle part of a work order: its name and its handler per state.
-* ``FINISHED_LOOP`` is a closed loop: a finished tonic points at it, and every order sent to it
-  is dropped with a debug line (never an exception in the caller).
+* ``FINISHED_LOOP`` is a closed loop: a finished tonic points at it.
 
 Subclasses (the selector catalyst) override ``block(timeout)`` and ``wake()`` only: ``wait``
 keeps the protocol (mark sleeping, sleep only if nothing is ready) and calls ``block``; a
 ``wake`` that comes before ``block`` must make it return at once.
 """
 # Here the ready queue is a ring of C structs (no tuple per order), the handler is called with
-# vectorcall, and the wait is a lock acquired with the GIL released, released by ``wake``.
+# vectorcall, and the wait is a lock acquired with the GIL released, released by ``wake``. The
+# type's GC slots are extended at import so that the collector sees (and can clear) the ring.
 
 import logging
 from collections import deque
 from time import monotonic
+
+from tasktonic._pure.loop import WorkOrder
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.pythread cimport (PyThread_acquire_lock, PyThread_allocate_lock,
@@ -48,21 +65,30 @@ from tasktonic._core.copy cimport _copy_call
 from tasktonic._core.copy import copy_call
 from tasktonic._core.timerheap cimport TimerHeap
 
-__all__ = ["SparkleEntry", "SparkleLoop", "FINISHED_LOOP"]
+__all__ = ["WorkOrder", "SparkleEntry", "SparkleLoop", "FINISHED_LOOP"]
 
 cdef extern from "Python.h":
     unsigned long PyThread_get_thread_ident()
     int PyThread_acquire_lock_timed(PyThread_type_lock lock, long long microseconds,
                                     int intr_flag) nogil
+    int PY_LOCK_INTR
+    int PyErr_CheckSignals() except -1
     object PyObject_Vectorcall(object callable, PyObject** args, size_t nargsf, PyObject* kwnames)
     object PyObject_VectorcallDict(object callable, PyObject** args, size_t nargs, PyObject* kwargs)
     Py_ssize_t PyDict_GET_SIZE(object d)
+    ctypedef int (*visitproc_t "visitproc")(PyObject*, void*) noexcept
+    ctypedef int (*traverseproc_t "traverseproc")(PyObject*, visitproc_t, void*) noexcept
+    ctypedef int (*inquiry_t "inquiry")(PyObject*) noexcept
+    ctypedef struct PyTypeObject_gc "PyTypeObject":
+        traverseproc_t tp_traverse
+        inquiry_t tp_clear
 
 cdef object _log = logging.getLogger("tasktonic")
 cdef enum:
     MAX_STACK_ARGS = 8        # handlers with more positional arguments take the slow call
     INITIAL_RING = 64         # work-order slots; the ring doubles when full
-    MAX_WAIT_MICROS = 3600000000  # wake at least hourly: a far timer never overflows the lock
+# Wake at least hourly: a far timer never overflows the lock's timeout.
+cdef long long MAX_WAIT_MICROS = 3600LL * 1000000LL
 
 
 cdef class SparkleEntry:
@@ -93,10 +119,24 @@ cdef inline object _kwargs(object kwargs):
 
 cdef inline object _handler_for(object tonic, object entry):
     cdef tuple table = (<SparkleEntry>entry).table
+    cdef Py_ssize_t size = PyTuple_GET_SIZE(table)
     cdef Py_ssize_t state = tonic._tt_state
     if state < 0:
-        state += PyTuple_GET_SIZE(table)
+        state += size
+    if state < 0 or state >= size:
+        raise IndexError("tuple index out of range")
     return <object>PyTuple_GET_ITEM(table, state)
+
+
+cdef inline void _dropped(object tonic, object entry):
+    _log.debug("dropped %s for finished tonic %s", entry.name, tonic)
+
+
+cdef object _copy_error(object tonic, object entry, object exc):
+    return TypeError(f"tasktonic: cannot copy the arguments of {entry.name} for tonic "
+                     f"{getattr(tonic, 'name', tonic)!r} across threads: "
+                     f"{type(exc).__name__}: {exc} (wrap an object that must be shared in "
+                     "ttShared to hand it over by reference)")
 
 
 cdef class SparkleLoop:
@@ -115,7 +155,7 @@ cdef class SparkleLoop:
         PyThread_acquire_lock(self._wakeup, 1)  # held: wait() blocks until wake() releases
 
     def __init__(self, on_error):
-        self.extra = deque()
+        self._extra = deque()
         self.timers = TimerHeap()
         self._thread_id = 0
         self.tracer = None
@@ -125,20 +165,25 @@ cdef class SparkleLoop:
         self._closed = False
 
     def __dealloc__(self):
-        cdef Py_ssize_t i
-        cdef Order* order
         if self._ring is not NULL:
-            for i in range(self._count):
-                order = &self._ring[(self._head + i) & self._mask]
-                Py_XDECREF(order.tonic)
-                Py_XDECREF(order.entry)
-                Py_XDECREF(order.args)
-                Py_XDECREF(order.kwargs)
+            self._clear_ring()
             PyMem_Free(self._ring)
             self._ring = NULL
         if self._wakeup is not NULL:
             PyThread_free_lock(self._wakeup)
             self._wakeup = NULL
+
+    cdef void _clear_ring(self) noexcept:
+        # Release every queued order's references (dealloc, and the collector's tp_clear).
+        cdef Order order
+        while self._count:
+            order = self._ring[self._head]
+            self._head = (self._head + 1) & self._mask
+            self._count -= 1
+            Py_XDECREF(order.tonic)
+            Py_XDECREF(order.entry)
+            Py_XDECREF(order.args)
+            Py_XDECREF(order.kwargs)
 
     def __len__(self):
         return self._count
@@ -153,9 +198,28 @@ cdef class SparkleLoop:
 
     @property
     def current(self):
+        """The order being run, or None."""
         if self._cur_tonic is None:
             return None
-        return (self._cur_tonic, self._cur_entry, self._cur_args, _kwargs(self._cur_kwargs))
+        return WorkOrder(self._cur_tonic, self._cur_entry, self._cur_args,
+                         _kwargs(self._cur_kwargs))
+
+    @property
+    def current_tonic(self):
+        """The tonic whose order is being run, or None."""
+        return self._cur_tonic
+
+    @property
+    def closed(self):
+        """True once ``close`` ran: every order sent here is dropped."""
+        return self._closed
+
+    cdef void _set_current(self, object tonic, object entry, object args,
+                           object kwargs) noexcept:
+        self._cur_tonic = tonic
+        self._cur_entry = entry
+        self._cur_args = args
+        self._cur_kwargs = kwargs
 
     # -- the ring of work orders ---------------------------------------------------------
     cdef int _grow(self) except -1:
@@ -202,24 +266,47 @@ cdef class SparkleLoop:
     cpdef push_threadsafe(self, object tonic, object entry, object args, object kwargs):
         """Queue an order from another thread: copy the arguments, append, wake the loop."""
         if self._closed:
-            _log.debug("dropped %s for finished tonic %s", entry.name, tonic)
+            _dropped(tonic, entry)
             return
         if kwargs is not None and PyDict_GET_SIZE(kwargs) == 0:
             kwargs = None
         if args or kwargs is not None:
-            if type(args) is tuple and (kwargs is None or type(kwargs) is dict):
-                args, kwargs = _copy_call(<tuple>args, <dict>kwargs)
-            else:
-                args, kwargs = copy_call(args, kwargs)
+            try:
+                if type(args) is tuple and (kwargs is None or type(kwargs) is dict):
+                    args, kwargs = _copy_call(<tuple>args, <dict>kwargs)
+                else:
+                    args, kwargs = copy_call(args, kwargs)
+            except Exception as exc:
+                raise _copy_error(tonic, entry, exc) from exc
+            if self._closed:  # closed while the copy ran Python code
+                _dropped(tonic, entry)
+                return
+        # from the check above to the append no Python code runs: close() cannot come between
         self.push_order(tonic, entry, args, kwargs)
         if self._sleeping:
             self._sleeping = False
             self.wake()
 
+    def push_extra(self, tonic, entry, tuple args):
+        """Queue a system sparkle to run right after the order being run."""
+        self._extra.append((tonic, entry, args, None))
+
+    def run_now(self, tonic, entry, tuple args):
+        """Run a sparkle now, inside the running order: routed, traced, errors handled."""
+        tonic_, entry_, args_, kwargs_ = (self._cur_tonic, self._cur_entry, self._cur_args,
+                                          self._cur_kwargs)
+        try:
+            self._execute(tonic, entry, args, None)
+        finally:
+            self._set_current(tonic_, entry_, args_, kwargs_)
+
     def close(self):
-        """From now on every order is dropped with a debug line (the loop of finished tonics)."""
+        """Drop what is queued and everything sent from now on (debug lines, never run)."""
         self._closed = True
         self._thread_id = 0
+        self._set_current(None, None, None, None)
+        for tonic, entry, _args, _kwargs in self.drain():
+            _dropped(tonic, entry)
 
     # -- waiting ---------------------------------------------------------------------------
     cpdef wake(self):
@@ -228,6 +315,7 @@ cdef class SparkleLoop:
 
     cpdef wait(self, object timeout):
         """Sleep until ``wake`` or ``timeout`` seconds, unless an order is already ready."""
+        self._set_current(None, None, None, None)
         self._sleeping = True
         try:
             if self._count == 0 and not self._stopped:
@@ -238,10 +326,21 @@ cdef class SparkleLoop:
     cpdef block(self, object timeout):
         """Wait for ``wake`` (or ``timeout``); what ``wait`` calls once nothing is ready."""
         cdef long long micros = -1
+        cdef double deadline = 0.0
+        cdef int got
         if timeout is not None:
             micros = <long long>(min(timeout, MAX_WAIT_MICROS / 1e6) * 1e6)
-        with nogil:
-            PyThread_acquire_lock_timed(self._wakeup, micros, 0)
+            deadline = monotonic() + micros / 1e6
+        while True:
+            with nogil:
+                got = PyThread_acquire_lock_timed(self._wakeup, micros, 1)
+            if got != PY_LOCK_INTR:
+                return
+            PyErr_CheckSignals()  # a signal (Ctrl-C) woke us: its handler may raise
+            if micros >= 0:
+                micros = <long long>((deadline - monotonic()) * 1e6)
+                if micros <= 0:
+                    return
 
     def stop(self):
         """End ``run`` after the order being run; safe from any thread."""
@@ -256,14 +355,11 @@ cdef class SparkleLoop:
         handler = _handler_for(tonic, entry)
         if handler is None:
             if tonic._tt_state == -1:
-                _log.debug("dropped %s for finished tonic %s", entry.name, tonic)
+                _dropped(tonic, entry)
             return 0
         if self.tracer is not None:
             self.tracer(tonic, entry, args, _kwargs(kwargs))
-        self._cur_tonic = tonic
-        self._cur_entry = entry
-        self._cur_args = args
-        self._cur_kwargs = kwargs
+        self._set_current(tonic, entry, args, kwargs)
         nargs = PyTuple_GET_SIZE(args)
         try:
             if nargs <= MAX_STACK_ARGS:
@@ -282,13 +378,13 @@ cdef class SparkleLoop:
 
     cpdef run_extra(self):
         """Run the extra sparkles queued by the order just run (state transitions)."""
-        extra = self.extra
+        extra = self._extra
         while extra:
             tonic, entry, args, kwargs = extra.popleft()
             self._execute(tonic, entry, args, kwargs)
 
     cdef object _run_next(self, bint want_order):
-        """Pop the next order, run it and its extras; return it as a tuple when asked."""
+        """Pop the next order, run it and its extras; return it as a WorkOrder when asked."""
         cdef Order order = self._pop()
         tonic = <object>order.tonic
         entry = <object>order.entry
@@ -299,15 +395,18 @@ cdef class SparkleLoop:
         Py_DECREF(args)
         Py_DECREF(kwargs)
         self._execute(tonic, entry, args, kwargs)
-        if self.extra:
+        if self._extra:
             self.run_extra()
-        return (tonic, entry, args, _kwargs(kwargs)) if want_order else None
+        return WorkOrder(tonic, entry, args, _kwargs(kwargs)) if want_order else None
 
     def step(self):
         """Run the next ready order and its extra sparkles; None when nothing is ready."""
         if self._count == 0:
             return None
-        return self._run_next(True)
+        try:
+            return self._run_next(True)
+        finally:
+            self._set_current(None, None, None, None)
 
     def fire_due(self, double now):
         """Fire the timers due at ``now`` (each queues its sparkle); return how many."""
@@ -337,24 +436,65 @@ cdef class SparkleLoop:
                 if self._count == 0 and not self._stopped:
                     self.wait(timeout)
         finally:
-            self._cur_tonic = None
-            self._cur_entry = None
-            self._cur_args = None
-            self._cur_kwargs = None
+            self._set_current(None, None, None, None)
 
     def drain(self):
-        """Remove and return the orders still queued (used once the catalyst has finished)."""
+        """Remove and return the orders still queued, oldest first."""
         cdef Order order
         orders = []
         while self._count:
             order = self._pop()
-            orders.append((<object>order.tonic, <object>order.entry, <object>order.args,
-                           _kwargs(<object>order.kwargs)))
+            orders.append(WorkOrder(<object>order.tonic, <object>order.entry,
+                                    <object>order.args, _kwargs(<object>order.kwargs)))
             Py_DECREF(<object>order.tonic)
             Py_DECREF(<object>order.entry)
             Py_DECREF(<object>order.args)
             Py_DECREF(<object>order.kwargs)
         return orders
+
+
+# -- the collector sees the ring ---------------------------------------------------------------
+cdef traverseproc_t _base_traverse = NULL
+cdef inquiry_t _base_clear = NULL
+
+
+cdef int _loop_traverse(PyObject* obj, visitproc_t visit, void* arg) noexcept:
+    cdef SparkleLoop loop = <SparkleLoop><void*>obj
+    cdef Py_ssize_t i
+    cdef Order* order
+    cdef int result
+    if loop._ring is not NULL:
+        for i in range(loop._count):
+            order = &loop._ring[(loop._head + i) & loop._mask]
+            result = visit(order.tonic, arg)
+            if result == 0:
+                result = visit(order.entry, arg)
+            if result == 0 and order.args is not NULL:
+                result = visit(order.args, arg)
+            if result == 0 and order.kwargs is not NULL:
+                result = visit(order.kwargs, arg)
+            if result:
+                return result
+    return _base_traverse(obj, visit, arg)
+
+
+cdef int _loop_clear(PyObject* obj) noexcept:
+    cdef SparkleLoop loop = <SparkleLoop><void*>obj
+    if loop._ring is not NULL:
+        loop._clear_ring()
+    return _base_clear(obj)
+
+
+cdef void _see_the_ring():
+    global _base_traverse, _base_clear
+    cdef PyTypeObject_gc* tp = <PyTypeObject_gc*>SparkleLoop
+    _base_traverse = tp.tp_traverse
+    _base_clear = tp.tp_clear
+    tp.tp_traverse = _loop_traverse
+    tp.tp_clear = _loop_clear
+
+
+_see_the_ring()
 
 
 def _finished_loop():

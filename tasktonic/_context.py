@@ -33,7 +33,7 @@ def building() -> list:
     return _tls.building
 
 
-def current_order() -> tuple | None:
+def current_order() -> Any:
     """The work order this thread's loop is running, if any."""
     loop = _tls.loop
     return loop.current if loop is not None else None
@@ -45,6 +45,4 @@ def current_tonic() -> Any:
     if ctx.building:
         return ctx.building[-1]
     loop = ctx.loop
-    if loop is not None and loop.current is not None:
-        return loop.current[0]
-    return None
+    return loop.current_tonic if loop is not None else None

@@ -13,10 +13,10 @@ import logging
 import threading
 from typing import Any
 
-from . import _context
+from . import _context, lifecycle
 from ._switch import loop as _loop
 from .errors import handle_sparkle_error
-from .essence import LC_ACTIVE, LC_FINISHING, ttEssence
+from .essence import ttEssence
 from .ledger import MAIN_CATALYST_NAME, ttLedger
 from .log import trace_sparkle, ttLog
 from .tonic import ttTonic
@@ -39,10 +39,11 @@ class ttCatalyst(ttTonic):
         self._tt_sparkle_loop = self._tt_loop_class(handle_sparkle_error)
         self._tt_loop = self._tt_sparkle_loop
         self.catalyst = self
-        self._tt_hosted: set = set()
+        self._tt_hosted: dict = {}
         self._tt_thread: threading.Thread | None = None
         self._tt_start_now = True
-        ttEssence._tt_pre_init(self, base)
+        with lifecycle.admitting_catalyst(self):
+            ttEssence._tt_pre_init(self, base)  # a catalyst runs itself: no hosting
         if self.id == 0:
             self.name = MAIN_CATALYST_NAME
             self._tt_sparkle_loop.thread_id = threading.get_ident()
@@ -61,14 +62,19 @@ class ttCatalyst(ttTonic):
     def is_main(self) -> bool:
         return self.id == 0
 
-    @property
-    def _tt_counts_as_app(self) -> bool:
-        return not self._tt_is_service and self.id != 0
-
-    def _tt_post_init_action(self) -> None:
-        super()._tt_post_init_action()
+    def _tt_activated(self) -> None:
+        super()._tt_activated()
         if self.id != 0 and self._tt_start_now:
             self.start_sparkling()
+
+    def on_own_thread(self) -> bool:
+        """True when called from the thread that runs this catalyst's loop."""
+        return self._tt_sparkle_loop.thread_id == threading.get_ident()
+
+    @property
+    def timers(self) -> Any:
+        """This catalyst's timer heap (touched only on its own thread)."""
+        return self._tt_sparkle_loop.timers
 
     # -- running -----------------------------------------------------------------------
     def start_sparkling(self) -> None:
@@ -76,7 +82,7 @@ class ttCatalyst(ttTonic):
         if self.id == 0:
             self._tt_run()
             return
-        if self._tt_thread is not None:
+        if self._tt_thread is not None or self.finished:
             return
         thread = threading.Thread(target=self._tt_run, name=f"tasktonic:{self.name}",
                                   daemon=True)
@@ -92,8 +98,6 @@ class ttCatalyst(ttTonic):
             try:
                 loop.run()
             except BaseException as exc:
-                if self.id == 0:
-                    raise
                 self._tt_stopped_by(exc)
                 loop.run()  # run the finishing of what this catalyst hosts, then end
         except BaseException as exc:
@@ -103,36 +107,29 @@ class ttCatalyst(ttTonic):
                        "abandoned", self.name, type(exc).__name__, exc_info=exc)
         finally:
             _context.bind_loop(None)
-            for tonic, entry, _args, _kwargs in loop.drain():
-                _log.debug("dropped %s for %s: catalyst %r has finished", entry.name, tonic,
-                           self.name)
+            loop.close()
 
     def _tt_stopped_by(self, exc: BaseException) -> None:
-        """A BaseException (SystemExit, ...) left a sparkle: the application ends with it."""
+        """A BaseException (SystemExit, Ctrl-C, ...) left a sparkle: the application ends.
+
+        Everything finishes in order (``ttse__on_finished`` runs); the formula re-raises it.
+        """
         _log.error("tasktonic: catalyst %r stopped by %s; ending the application", self.name,
                    type(exc).__name__, exc_info=exc)
         ledger = ttLedger()
         if ledger.failure is None:
-            ledger.failure = exc  # type: ignore[assignment]
+            ledger.failure = exc
         self.finish()
         main = ledger.main_catalyst
         if main is not None:
             main.finish()
 
-    # -- hosting -----------------------------------------------------------------------
-    def _tt_host(self, tonic: ttTonic) -> None:
-        self._tt_hosted.add(tonic)
-        if tonic._tt_log_mode >= ttLog.FULL:
-            self._tt_sparkle_loop.tracer = trace_sparkle
+    # -- hosting (the rules are in lifecycle) ------------------------------------------
+    def _ttss__unhost(self, tonic: ttTonic, finished: bool) -> None:
+        lifecycle.unhost(self, tonic, finished)
 
-    def _tt_unhost(self, tonic: ttTonic) -> None:
-        self._tt_hosted.discard(tonic)
-        if self._tt_hosted:
-            return
-        if self._tt_lc == LC_ACTIVE and self.id != 0 and not self._tt_is_service:
-            self.finish()  # a service catalyst ends by the service rule instead
-        else:
-            self._tt_check_complete()
+    def _ttss__app_idle(self) -> None:
+        lifecycle.application_idle(self)
 
     @property
     def hosted(self) -> frozenset:
@@ -140,24 +137,17 @@ class ttCatalyst(ttTonic):
         return frozenset(self._tt_hosted)
 
     # -- finishing ---------------------------------------------------------------------
-    def _tt_begin_finish(self) -> None:
-        if self._tt_lc >= LC_FINISHING:
-            return
-        super()._tt_begin_finish()
-        for tonic in list(self._tt_hosted):
-            tonic.finish()
-        if self.id == 0:
-            for essence in list(ttLedger().records.values()):
-                if essence._tt_is_catalyst and essence is not self:
-                    essence.finish()
-        self._tt_check_complete()
-
     def _tt_pending(self) -> bool:
-        return bool(self.infusions) or bool(self._tt_hosted)
+        return bool(self._tt_infusions) or bool(self._tt_hosted)
 
-    def _tt_complete(self) -> None:
-        super()._tt_complete()
+    def _tt_completed(self) -> None:
+        super()._tt_completed()
         self._tt_sparkle_loop.stop()
+
+    def _tt_releasing(self) -> None:
+        super()._tt_releasing()
+        if self._tt_lc == lifecycle.LC_COMPLETED and self._tt_thread is None and self.id != 0:
+            self._tt_sparkle_loop.close()  # construction failed: the loop never runs
 
 
 def join_catalyst_threads(timeout: float | None = None) -> list[threading.Thread]:

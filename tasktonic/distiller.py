@@ -20,10 +20,13 @@ import numbers
 from time import monotonic
 from typing import Any, Iterable, NamedTuple, TextIO
 
-from . import _context
+from . import _context, lifecycle
+from ._switch import loop as _loop
 from .catalyst import join_catalyst_threads, ttCatalyst
 from .formula import prepare_settings, ttFormula
 from .ledger import MAIN_CATALYST_NAME, ttLedger
+
+WorkOrder = _loop.WorkOrder
 
 __all__ = ["ttDistiller", "ttDistillerFormula", "DistillerStep", "check_contract"]
 
@@ -102,7 +105,6 @@ class ttDistiller(ttCatalyst):
             ledger.reset()
             prepare_settings(ledger, (("tasktonic/log/to", "off"),))
             ledger.expect_main_catalyst()
-            ledger.startup_complete(on_idle=lambda: None)
         self.trace: list[DistillerStep] = []
         super()._tt_pre_init(base)
         _context.bind_loop(self._tt_sparkle_loop)
@@ -137,7 +139,7 @@ class ttDistiller(ttCatalyst):
         steps: list[DistillerStep] = []
         deadline = None if timeout is None else monotonic() + timeout
         previous_tracer = loop.tracer
-        loop.tracer = lambda tonic, entry, args, kwargs: ran.append((tonic, entry, args, kwargs))
+        loop.tracer = lambda *order: ran.append(WorkOrder(*order))
         _context.bind_loop(loop)
         count = 0
         try:
@@ -227,7 +229,7 @@ class ttDistillerFormula(ttFormula):
                                f"catalyst, got {main!r}")
         self.distiller = main
         self.creating_starting_tonics()
-        ledger.startup_complete(on_idle=main.finish)
+        lifecycle.application_started(main)
 
     def creating_formula(self) -> Any:
         return (("tasktonic/log/to", "off"),)

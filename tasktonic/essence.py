@@ -1,73 +1,37 @@
 """ttEssence (published as ttLiquid too): identity, hierarchy, lifecycle and services.
 
-Every tonic, catalyst and timer is an essence. The metaclass wraps construction: the new
-essence gets its ledger id and its base (the tonic running or being built on this thread)
-before ``__init__`` runs, becomes an infusion of that base afterwards, and a class with
-``_tt_is_service`` is a singleton: the first call creates it (base None), every later call
-returns the same instance, registers the caller in ``service_bases`` and as the caller's
-infusion; every call, the first included, runs ``_tt_init_service_base(base, **ctxt_kwargs)``
-in the caller's thread. Keyword arguments named ``ctxt_*`` go to that hook only.
+Every tonic, catalyst and timer is an essence. The metaclass hands construction to the
+lifecycle module (``lifecycle.construct``): the new essence gets its ledger id and its base (the
+tonic running or being built on this thread) before ``__init__`` runs and becomes an infusion of
+that base afterwards. A class with ``_tt_is_service`` is a singleton
+(``lifecycle.access_service``): the first call creates it (base None), every later call returns
+the same instance, registers the caller in ``service_bases`` and as the caller's infusion; every
+call, the first included, runs ``_tt_init_service_base(base, **ctxt_kwargs)`` in the caller's
+thread. Keyword arguments named ``ctxt_*`` go to that hook only.
 """
 from __future__ import annotations
 
-import threading
 from typing import Any, TypeVar
 
-from . import _context
+from . import _context, lifecycle
 from .ledger import ttLedger
+from .lifecycle import LC_ACTIVE, LC_COMPLETED, LC_FINISHING, LC_INIT, Phase
 from .log import emit, ttLog
 
-__all__ = ["ttEssence", "ttLiquid", "LC_INIT", "LC_ACTIVE", "LC_FINISHING", "LC_COMPLETED"]
-
-LC_INIT, LC_ACTIVE, LC_FINISHING, LC_COMPLETED = range(4)
-
-_service_lock = threading.RLock()
+__all__ = ["ttEssence", "ttLiquid", "Phase", "LC_INIT", "LC_ACTIVE", "LC_FINISHING",
+           "LC_COMPLETED"]
 
 E = TypeVar("E", bound="ttEssence")
 
 
 class _EssenceMeta(type):
-    """Wraps construction of every essence: ids, base, infusion, services."""
+    """Wraps construction of every essence: the lifecycle builds it, services are shared."""
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
         service_name = cls._tt_is_service  # type: ignore[attr-defined]
         if service_name:
-            return _access_service(cls, service_name, args, kwargs)
-        return _construct(cls, _context.current_tonic(), args, kwargs)
-
-
-def _construct(cls: type, base: Any, args: tuple, kwargs: dict) -> Any:
-    self = cls.__new__(cls)
-    self._tt_pre_init(base)
-    stack = _context.building()
-    stack.append(self)
-    try:
-        self.__init__(*args, **kwargs)
-    except BaseException:
-        stack.remove(self)
-        self._tt_abort()
-        raise
-    stack.remove(self)
-    self._tt_post_init_action()
-    return self
-
-
-def _access_service(cls: type, name: str, args: tuple, kwargs: dict) -> Any:
-    ctxt = {key: kwargs.pop(key) for key in [k for k in kwargs if k.startswith("ctxt_")]}
-    caller = _context.current_tonic()
-    ledger = ttLedger()
-    with _service_lock:
-        service = ledger.get_service_by_name(name)
-        first = service is None or service._tt_lc >= LC_FINISHING
-        if first:
-            service = _construct(cls, None, args, kwargs)
-            ledger.add_service(name, service)
-    if (not first and caller is not None and caller is not service
-            and caller not in service.service_bases):
-        service.service_bases.append(caller)
-        caller._tt_add_infusion(service)
-    service._tt_service_access(None if first else caller, ctxt)
-    return service
+            return lifecycle.access_service(cls, service_name, args, kwargs)
+        return lifecycle.construct(cls, _context.current_tonic(), args, kwargs)
 
 
 class ttEssence(metaclass=_EssenceMeta):
@@ -80,19 +44,20 @@ class ttEssence(metaclass=_EssenceMeta):
     #: Timers and other framework helpers never log.
     _tt_force_stealth = False
     _tt_is_catalyst = False
+    _tt_is_tonic = False
+    _tt_finish_requested = False
+    _tt_lc = LC_INIT
 
     id: int
     name: str
     base: "ttEssence | None"
-    infusions: list
     service_bases: list
 
     def _tt_pre_init(self, base: Any) -> None:
         """Identity and hierarchy, set before the user's ``__init__`` runs."""
         self.base = base
-        self.infusions = []
+        self._tt_infusions: dict = {}
         self.service_bases = []
-        self._tt_lc = LC_INIT
         ledger = ttLedger()
         self.id = ledger.register(self)
         self.name = f"{self.id:02d}.{type(self).__name__}"
@@ -120,18 +85,25 @@ class ttEssence(metaclass=_EssenceMeta):
         if log_mode is not None and not self._tt_force_stealth:
             self.set_log_mode(log_mode)
 
-    def _tt_post_init_action(self) -> None:
-        """Runs once ``__init__`` succeeded: join the base's infusions, become active."""
-        if self.base is not None:
-            self.base._tt_add_infusion(self)
-        self._tt_lc = LC_ACTIVE
+    # -- lifecycle hooks (called by the lifecycle module, see there) -------------------
+    def _tt_activated(self) -> None:
+        """``__init__`` succeeded and the essence is ACTIVE."""
 
-    def _tt_abort(self) -> None:
-        """``__init__`` raised: finish what it had created and forget the half-built essence."""
-        self._tt_lc = LC_COMPLETED
-        for infusion in reversed(list(self.infusions)):
-            infusion.finish()
-        ttLedger().unregister(self)
+    def _tt_releasing(self) -> None:
+        """Release what must not outlive the essence (once: finishing began, or init failed)."""
+
+    def _tt_pending(self) -> bool:
+        """True while finishing must still wait (for infusions)."""
+        return bool(self._tt_infusions)
+
+    def _tt_finished_hooks(self) -> None:
+        """The last user hooks before completion (tonics: leave the state, on_finished)."""
+
+    def _tt_completed(self) -> None:
+        """The essence has completed (last step, on its owner's thread)."""
+
+    def _tt_infusion_completed(self, infusion: "ttEssence") -> None:
+        lifecycle.infusion_completed(self, infusion)
 
     # -- services ----------------------------------------------------------------------
     def _tt_service_access(self, base: Any, ctxt: dict) -> None:
@@ -157,32 +129,19 @@ class ttEssence(metaclass=_EssenceMeta):
         finally:
             stack.pop()
 
-    def _tt_add_infusion(self, infusion: "ttEssence") -> None:
-        self.infusions.append(infusion)
-
-    def _tt_remove_infusion(self, infusion: "ttEssence") -> None:
-        # Searched from the end, by identity: finishing ends infusions newest first, so each
-        # one is found at once (list.remove from the front made finishing N infusions O(N^2)).
-        infusions = self.infusions
-        for index in range(len(infusions) - 1, -1, -1):
-            if infusions[index] is infusion:
-                del infusions[index]
-                return
+    @property
+    def infusions(self) -> list:
+        """The essences this one created (and the services it uses), oldest first."""
+        return list(self._tt_infusions)
 
     def finish(self) -> None:
         """End this essence and its infusions (plain essences end at once)."""
-        if self._tt_lc >= LC_FINISHING:
-            return
-        self._tt_lc = LC_FINISHING
-        for infusion in reversed(list(self.infusions)):
-            infusion.finish()
-        self._tt_lc = LC_COMPLETED
-        ttLedger().unregister(self)
-        if self.base is not None:
-            self.base._tt_infusion_completed(self)
+        lifecycle.begin_finish(self)
 
-    def _tt_infusion_completed(self, infusion: "ttEssence") -> None:
-        self._tt_remove_infusion(infusion)
+    @property
+    def phase(self) -> Phase:
+        """Where the essence is in its life: INIT, ACTIVE, FINISHING or COMPLETED."""
+        return Phase(self._tt_lc)
 
     @property
     def finished(self) -> bool:

@@ -12,6 +12,7 @@ import logging
 import time
 from typing import Any, Iterable
 
+from . import lifecycle
 from . import log as _log_module
 from .catalyst import join_catalyst_threads, ttCatalyst
 from .errors import ERROR_POLICIES
@@ -84,14 +85,15 @@ class ttFormula:
 
     def _run(self, ledger: ttLedger, main: ttCatalyst) -> None:
         try:
-            self.creating_starting_tonics()
-            ledger.startup_complete(on_idle=main.finish)
+            try:
+                self.creating_starting_tonics()
+            except BaseException:
+                main.finish()  # end what was created, in order, before raising
+                main.start_sparkling()
+                raise
+            lifecycle.application_started(main)
             ledger.update_formula("tasktonic/project/status", "main_running")
             main.start_sparkling()
-        except BaseException:
-            if not main.finished:
-                main._tt_begin_finish()
-            raise
         finally:
             ledger.update_formula("tasktonic/project/status", "main_finished")
             alive = join_catalyst_threads(ledger.setting("tasktonic/catalysts/join_timeout"))

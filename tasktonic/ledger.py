@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import heapq
 import threading
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 __all__ = ["ttLedger", "MAIN_CATALYST_NAME"]
 
@@ -39,8 +39,7 @@ class ttLedger:
         self.formula: dict[str, Any] = {}
         self._main_expected = False
         self._app_tonics = 0
-        self._started = False
-        self._on_idle: Callable[[], None] | None = None
+        self.auto_finish = False  # set once the formula has started its tonics
         self.failure: Exception | None = None  # set when the error policy stopped the app
 
     # -- ids and records ---------------------------------------------------------------
@@ -111,23 +110,21 @@ class ttLedger:
             self.services[name] = essence
 
     # -- the application's own tonics -------------------------------------------------
-    def count_app_tonic(self, delta: int) -> None:
-        """Track live application tonics; when the last one goes, call the idle hook."""
+    def count_app_tonic(self, delta: int) -> int:
+        """Track live application tonics (the lifecycle decides what an empty count means)."""
         with self._lock:
             self._app_tonics += delta
-            idle = self._started and self._app_tonics == 0
-            hook = self._on_idle
-        if idle and hook is not None:
-            hook()
+            return self._app_tonics
 
-    def startup_complete(self, on_idle: Callable[[], None]) -> None:
-        """The formula has started its tonics; from now on an empty application ends."""
+    @property
+    def app_tonics(self) -> int:
+        """How many application tonics (not services, not the main catalyst) are alive."""
+        return self._app_tonics
+
+    def catalysts(self) -> list:
+        """The live catalysts."""
         with self._lock:
-            self._started = True
-            self._on_idle = on_idle
-            idle = self._app_tonics == 0
-        if idle:
-            on_idle()
+            return [e for e in self.records.values() if e._tt_is_catalyst]
 
     # -- formula settings --------------------------------------------------------------
     def update_formula(self, formula: Any, val: Any = None) -> None:
@@ -160,17 +157,14 @@ class ttLedger:
         with self._lock:
             essences = list(self.records.values())
         lines: list[str] = []
-
-        def walk(essence: Any, depth: int) -> None:
+        roots = [e for e in sorted(essences, key=lambda e: e.id) if e.base is None]
+        stack = [(essence, 0) for essence in reversed(roots)]
+        while stack:  # depth first, without recursion: trees can be thousands deep
+            essence, depth = stack.pop()
             lines.append(f"{'  ' * depth}{essence.id:3d} {essence.name} "
                          f"[{type(essence).__name__}]")
-            for child in list(essence.infusions):
-                if child.base is essence:
-                    walk(child, depth + 1)
-
-        for essence in sorted(essences, key=lambda e: e.id):
-            if essence.base is None:
-                walk(essence, 0)
+            children = [child for child in essence.infusions if child.base is essence]
+            stack.extend((child, depth + 1) for child in reversed(children))
         return "\n".join(lines)
 
     def reset(self) -> None:

@@ -60,7 +60,6 @@ import os
 import socket
 from typing import Any
 
-from .essence import LC_FINISHING
 from .selector import EVENT_READ, EVENT_WRITE, ttSelectorCatalyst
 from .tonic import ttTonic
 
@@ -128,7 +127,7 @@ class _ttNetTonic(ttTonic):
     """Common part: the selector catalyst check, the owner and optional owner events."""
 
     owner: Any = None
-    # class defaults, so that _tt_abort works whenever __init__ raises
+    # class defaults, so that releasing works whenever __init__ raises
     _sock: socket.socket | None = None
     _mask = 0
 
@@ -185,18 +184,11 @@ class _ttNetTonic(ttTonic):
     def tts__ready(self, sock: socket.socket, events: int) -> None:
         """Readiness from the selector (overridden)."""
 
-    def _tt_begin_finish(self) -> None:
-        # finish() closes at once: a finishing tonic must not keep a socket in the selector.
-        if self._tt_lc < LC_FINISHING:
-            self._tt_close_socket()
-        super()._tt_begin_finish()
-
-    def _tt_abort(self) -> None:
-        # __init__ raised after the socket was made: do not leak it.
-        sock, self._sock = self._sock, None
-        if sock is not None:
-            sock.close()
-        super()._tt_abort()
+    def _tt_releasing(self) -> None:
+        # Finishing closes at once (a finishing tonic must not keep a socket in the selector),
+        # and a failed __init__ must not leak the socket it made.
+        self._tt_close_socket()
+        super()._tt_releasing()
 
 
 class ttTcpConnection(_ttNetTonic):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import selectors
 import socket
-from threading import get_ident
 from typing import Any, Callable
 
 from ._switch import loop as _loop
@@ -81,15 +80,15 @@ class ttSelectorCatalyst(ttCatalyst):
         if not isinstance(events, int) or not events or events & ~(EVENT_READ | EVENT_WRITE):
             raise ValueError(f"tasktonic: events must be EVENT_READ and/or EVENT_WRITE, "
                              f"got {events!r}")
-        self._tt_on_own_thread(self._tt_select.register, fileobj, events, sparkle)
+        self._tt_run_on_own_thread(self._tt_select.register, fileobj, events, sparkle)
 
     def modify(self, fileobj: Any, events: int, sparkle: Callable) -> None:
         """Change what ``fileobj`` is watched for, or its sparkle."""
-        self._tt_on_own_thread(self._tt_select.modify, fileobj, events, sparkle)
+        self._tt_run_on_own_thread(self._tt_select.modify, fileobj, events, sparkle)
 
     def unregister(self, fileobj: Any) -> None:
         """Stop watching ``fileobj`` (a no-op when it is not registered)."""
-        self._tt_on_own_thread(self._tt_unregister, fileobj)
+        self._tt_run_on_own_thread(self._tt_unregister, fileobj)
 
     @property
     def _tt_select(self) -> selectors.BaseSelector:
@@ -101,12 +100,12 @@ class ttSelectorCatalyst(ttCatalyst):
         except (KeyError, ValueError):
             pass
 
-    def _tt_on_own_thread(self, func: Callable, *args: Any) -> None:
-        if self._tt_sparkle_loop.thread_id == get_ident():
+    def _tt_run_on_own_thread(self, func: Callable, *args: Any) -> None:
+        if self.on_own_thread():
             func(*args)
         else:  # a partial is callable, so the socket inside it is not copied across threads
             self._ttss__call(functools.partial(func, *args))
 
-    def _tt_complete(self) -> None:
-        super()._tt_complete()
+    def _tt_completed(self) -> None:
+        super()._tt_completed()
         self._tt_sparkle_loop.close_selector()

@@ -49,7 +49,7 @@ import serial  # pyserial
 
 from .catalyst import ttCatalyst
 from .errors import ttError
-from .essence import LC_ACTIVE, LC_FINISHING
+from .essence import Phase
 from .ledger import ttLedger
 from .timers import ttTimerSingleShot
 
@@ -173,7 +173,7 @@ _classes_lock = threading.Lock()
 def _check_same_options(key: str, port: str, kwargs: dict) -> None:
     """A later opener asking for other settings gets an error, not a silently ignored wish."""
     existing = ttLedger().get_service_by_name(key)
-    if existing is None or existing._tt_lc >= LC_FINISHING:
+    if existing is None or existing.phase >= Phase.FINISHING:
         return
     options = getattr(existing, "open_options", {})
     differ = sorted(k for k in kwargs if k in options and options[k] != kwargs[k])
@@ -323,12 +323,12 @@ class ttSerialPort(ttCatalyst, metaclass=_PerPortServiceMeta):
         self._schedule_reopen()
 
     def _schedule_reopen(self) -> None:
-        if self.reconnect and self._tt_lc == LC_ACTIVE:
+        if self.reconnect and self.phase == Phase.ACTIVE:
             self._retry_timer = ttTimerSingleShot(self._delay, sparkle_back=self.tts__reopen)
 
     def tts__reopen(self, info: Any = None) -> None:
         self._retry_timer = None
-        if self._serial is not None or self._tt_lc != LC_ACTIVE:
+        if self._serial is not None or self.phase != Phase.ACTIVE:
             return
         try:
             self._serial = self._open()

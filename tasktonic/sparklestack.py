@@ -24,7 +24,7 @@ class ttSparkleStack:
 
     def get_sparkle_name(self, pos: int = -1) -> str | None:
         order = _context.current_order()
-        return None if order is None else order[1].name
+        return None if order is None else order.sparkle.name
 
     @property
     def source_tonic(self) -> Any:

@@ -8,30 +8,31 @@ the tonic's ``ttse__on_<name>``, ``ttse__on_tmr_<name>`` (for a timer given a na
 ``sparkle_back`` is run as a sparkle of the tonic, never inside the loop's timer pass.
 
 Start, stop and restart may be called from any thread: off the catalyst's thread they are
-queued to it, so only that thread ever touches its heap.
+queued to it, so only that thread ever touches its heap. Once ``stop()``, ``restart()`` or
+``pause()`` has returned on the catalyst's thread, a firing from before it never reaches the
+callback, even when it was already queued (an *epoch* number tells old firings from current
+ones). A single shot that has fired leaves the ledger and its tonic's infusions (so fired
+shots cost no memory) and comes back on ``restart()``.
 """
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import numbers
-from threading import get_ident
 from time import monotonic
 from typing import Any, Callable
 
 from . import schedule as _schedule
-from .errors import handle_sparkle_error
-from .essence import LC_FINISHING, ttEssence
+from . import lifecycle
+from .essence import LC_ACTIVE, ttEssence
 
 __all__ = ["ttTimer", "ttTimerSingleShot", "ttTimerRepeat", "ttTimerPausing",
            "ttTimerScheduled", "ttTimerEveryYear", "ttTimerEveryMonth", "ttTimerEveryWeek",
            "ttTimerEveryDay", "ttTimerEveryHour", "ttTimerEveryMinute"]
 
 
-class _TimerEntry:
-    """Names the timer in the error log when its callback cannot be queued."""
-
-    def __init__(self, timer: "ttTimer") -> None:
-        self.name = f"timer {timer.name!r} callback"
+#: The longest period a timer takes (100 years); longer ones are a mistake, not a plan.
+MAX_PERIOD = 100 * 366 * 86400.0
 
 
 class ttTimer(ttEssence):
@@ -51,10 +52,8 @@ class ttTimer(ttEssence):
             raise TypeError(f"tasktonic: {type(self).__name__} must be created by a tonic "
                             "(inside its sparkle or __init__, or with tonic.bind(...))")
         self.catalyst = base.catalyst
-        self._tt_heap_loop = base.catalyst._tt_sparkle_loop
         self.marker = marker
         self.expire = -1.0
-        self._tt_handle: Any = None
         self.sparkle_back = self._tt_resolve_callback(sparkle_back, user_named)
 
     def _tt_resolve_callback(self, sparkle_back: Callable | None, user_named: bool) -> Callable:
@@ -79,27 +78,29 @@ class ttTimer(ttEssence):
     def running(self) -> bool:
         return self._tt_handle is not None
 
-    def _tt_on_own_thread(self) -> bool:
-        return self._tt_heap_loop.thread_id == get_ident()
-
     def _tt_in_catalyst(self, method: Callable, *args: Any) -> bool:
         """Run ``method`` on the catalyst's thread: now if we are on it, else queued."""
-        if self._tt_on_own_thread():
+        if self.catalyst.on_own_thread():
             return False
         self.base._ttss__call(method, *args)
         return True
 
     def start(self) -> "ttTimer":
         """(Re)start the timer from now."""
-        if self._tt_lc >= LC_FINISHING:
+        if self._tt_lc >= lifecycle.LC_FINISHING:
             raise RuntimeError(f"tasktonic: timer {self.name!r} has finished; create a new one")
         if not self._tt_in_catalyst(self.start):
+            if self._tt_detached:
+                lifecycle.reattach(self)
+                self._tt_detached = False
+            self._tt_epoch += 1
             self._tt_schedule(self._tt_first_deadline(monotonic()))
         return self
 
     def stop(self) -> "ttTimer":
         """Stop the timer; a stopped timer can be started again."""
         if not self._tt_in_catalyst(self.stop):
+            self._tt_epoch += 1
             self._tt_cancel()
         return self
 
@@ -108,7 +109,7 @@ class ttTimer(ttEssence):
         return self.start()
 
     def _tt_schedule(self, deadline: float) -> None:
-        heap = self._tt_heap_loop.timers
+        heap = self.catalyst.timers
         if self._tt_handle is not None:
             heap.cancel(self._tt_handle)
         self.expire = deadline
@@ -116,7 +117,7 @@ class ttTimer(ttEssence):
 
     def _tt_cancel(self) -> None:
         if self._tt_handle is not None:
-            self._tt_heap_loop.timers.cancel(self._tt_handle)
+            self.catalyst.timers.cancel(self._tt_handle)
             self._tt_handle = None
         self.expire = -1.0
 
@@ -128,32 +129,48 @@ class ttTimer(ttEssence):
         return None
 
     def _tt_expire(self, now: float) -> None:
-        """Called by the catalyst loop when the deadline has passed."""
+        """Called by the catalyst loop when the deadline has passed: queue the delivery."""
         deadline = self.expire
         self._tt_handle = None
         self.expire = -1.0
+        if self._tt_lc != LC_ACTIVE:
+            return  # finished while its heap entry was left behind
         info = {"id": self.id, "name": self.name}
         if self.marker is not None:
             info["marker"] = self.marker
-        try:
-            callback = self.sparkle_back
-            if getattr(getattr(callback, "__func__", None), "_tt_sparkle_method", False):
-                callback(info)
-            else:
-                self.base._ttss__call(callback, info)
-            following = self._tt_next_deadline(deadline, now)
-            if following is not None:
-                self._tt_schedule(following)
-        except Exception as exc:
-            handle_sparkle_error(self.base, _TimerEntry(self), exc)
+        self.base._ttss__call(self._tt_deliver, self._tt_epoch, info)
+        following = self._tt_next_deadline(deadline, now)
+        if following is not None:
+            self._tt_schedule(following)
 
-    def finish(self) -> None:
-        if self._tt_lc < LC_FINISHING:
-            if self._tt_on_own_thread():
+    def _tt_deliver(self, epoch: int, info: dict) -> None:
+        """On the tonic's thread: run the callback, unless stopped or restarted since firing."""
+        if epoch != self._tt_epoch or self._tt_lc != LC_ACTIVE:
+            return
+        callback = self.sparkle_back
+        if getattr(callback, "__self__", None) is self.base:
+            self.base.run_sparkle_now(callback, info)
+        else:
+            callback(info)
+        if not self.running and self._tt_releases_when_fired and not self._tt_detached:
+            self._tt_detached = True
+            lifecycle.detach(self)
+
+    _tt_releases_when_fired = False
+
+    # class defaults, so that releasing works whenever __init__ raised
+    _tt_handle: Any = None   # the heap entry while running
+    _tt_epoch = 0            # bumped by start/stop/pause: older firings are ignored
+    _tt_detached = False     # a fired single shot, out of the ledger until restarted
+
+    def _tt_releasing(self) -> None:
+        self._tt_epoch += 1
+        if self._tt_handle is not None:
+            if self.catalyst.on_own_thread():
                 self._tt_cancel()
-            else:
-                self._tt_in_catalyst(self._tt_cancel)
-        super().finish()
+            elif not self.catalyst.finished:
+                self.catalyst._ttss__call(self._tt_cancel)
+        super()._tt_releasing()
 
 
 def _period(seconds: Any, minutes: Any, hours: Any, days: Any, timer: str) -> float:
@@ -166,6 +183,9 @@ def _period(seconds: Any, minutes: Any, hours: Any, days: Any, timer: str) -> fl
         if value < 0:
             raise ValueError(f"tasktonic: {timer}({label}={value!r}) must not be negative")
         total += float(value) * scale
+    if not math.isfinite(total) or total > MAX_PERIOD:
+        raise ValueError(f"tasktonic: {timer} period must be a finite number of seconds up to "
+                         f"{MAX_PERIOD:.0f} (100 years), got {total!r}")
     return total
 
 
@@ -199,7 +219,10 @@ class _ttPeriodicTimer(ttTimer):
 
 
 class ttTimerSingleShot(_ttPeriodicTimer):
-    """Fires once, ``period`` seconds after (re)start."""
+    """Fires once, ``period`` seconds after (re)start; once fired it is released until
+    ``restart()``."""
+
+    _tt_releases_when_fired = True
 
 
 class ttTimerRepeat(_ttPeriodicTimer):
@@ -240,6 +263,7 @@ class ttTimerPausing(ttTimerRepeat):
         """Stop, remembering the time left until the next beat."""
         if not self._tt_in_catalyst(self.pause) and self.running:
             self._tt_remaining = max(0.0, self.expire - monotonic())
+            self._tt_epoch += 1
             self._tt_cancel()
         return self
 

@@ -5,9 +5,10 @@ seam). Calling one queues a work order on the tonic's catalyst; the catalyst run
 thread, routed by the active state: ``prefix_<state>__x``, else ``prefix__x``, else nothing.
 
 Finishing is a tree walk: ``finish()`` queues ``ttsc__finish``; the tonic then finishes its
-infusions (and releases the services it uses), waits until each has completed, runs
-``ttse__on_finished``, leaves the ledger, and tells its base and its catalyst. Sparkles that
-arrive after that are dropped with a debug line on the ``tasktonic`` logger.
+infusions (and releases the services it uses), waits until each has completed, leaves its
+active state, runs ``ttse__on_finished``, leaves the ledger, and tells its base and its
+catalyst. Sparkles that arrive after that are dropped with a debug line on the ``tasktonic``
+logger. The phases and their rules live in ``lifecycle``; this class supplies the hooks.
 """
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from typing import Any, Callable
 
 from ._switch import dispatch as _dispatch
 from ._switch import loop as _loop
-from .errors import handle_sparkle_error
-from .essence import LC_ACTIVE, LC_COMPLETED, LC_FINISHING, ttEssence
+from . import lifecycle
+from .essence import LC_COMPLETED, ttEssence
 from .ledger import ttLedger
 from .log import emit, trace_sparkle, ttLog
 
@@ -65,6 +66,8 @@ class ttTonic(ttEssence):
         cls._tt_has_on_start = any(entries["ttse__on_start"].table)
 
     # -- construction ------------------------------------------------------------------
+    _tt_is_tonic = True
+
     def _tt_pre_init(self, base: Any) -> None:
         catalyst = getattr(base, "catalyst", None) if base is not None else None
         if catalyst is None or catalyst._tt_lc >= LC_COMPLETED:
@@ -72,9 +75,13 @@ class ttTonic(ttEssence):
         if catalyst is None:
             raise RuntimeError(f"tasktonic: cannot create {type(self).__name__}: no catalyst is "
                                "running (start the application with a ttFormula)")
+        lifecycle.host(catalyst, self)
+        self._tt_set_catalyst(catalyst)
+        super()._tt_pre_init(base)
+
+    def _tt_set_catalyst(self, catalyst: Any) -> None:
         self.catalyst = catalyst
         self._tt_loop = catalyst._tt_sparkle_loop
-        super()._tt_pre_init(base)
 
     def __init__(self, name: str | None = None, context: Any = None, log_mode: Any = None,
                  catalyst: Any = None, **kwargs: Any) -> None:
@@ -82,29 +89,14 @@ class ttTonic(ttEssence):
         if catalyst is None and context is not None and context.catalyst is not self.catalyst:
             catalyst = context.catalyst
         if catalyst is not None and catalyst is not self.catalyst:
-            self._tt_move_to(catalyst)
+            if not getattr(catalyst, "_tt_is_catalyst", False):
+                raise TypeError(f"tasktonic: catalyst for {self.name!r} must be a ttCatalyst, "
+                                f"got {catalyst!r}")
+            lifecycle.move(self, catalyst)
 
-    def _tt_move_to(self, catalyst: Any) -> None:
-        if not getattr(catalyst, "_tt_is_catalyst", False):
-            raise TypeError(f"tasktonic: catalyst for {self.name!r} must be a ttCatalyst, "
-                            f"got {catalyst!r}")
-        if catalyst._tt_lc >= LC_FINISHING:
-            raise RuntimeError(f"tasktonic: catalyst {catalyst.name!r} has finished; cannot "
-                               f"run {self.name!r} on it")
-        self.catalyst = catalyst
-        self._tt_loop = catalyst._tt_sparkle_loop
-
-    @property
-    def _tt_counts_as_app(self) -> bool:
-        """Application tonics keep the application alive (services and the main do not)."""
-        return not self._tt_is_service
-
-    def _tt_post_init_action(self) -> None:
-        super()._tt_post_init_action()
-        if self.catalyst is not self:
-            self.catalyst._tt_host(self)
-        if self._tt_counts_as_app:
-            ttLedger().count_app_tonic(+1)
+    def _tt_activated(self) -> None:
+        if self._tt_log_mode >= ttLog.FULL:
+            self._tt_loop.tracer = trace_sparkle
         self._tt_log_lifecycle("started")
         if self._tt_has_on_start:
             self.ttse__on_start()
@@ -112,7 +104,7 @@ class ttTonic(ttEssence):
     def set_log_mode(self, log_mode: Any) -> None:
         super().set_log_mode(log_mode)
         if self._tt_log_mode >= ttLog.FULL:
-            self.catalyst._tt_sparkle_loop.tracer = trace_sparkle
+            self._tt_loop.tracer = trace_sparkle
 
     # -- state machine -----------------------------------------------------------------
     def to_state(self, state: str, force_reenter: bool = False) -> None:
@@ -125,10 +117,8 @@ class ttTonic(ttEssence):
             raise ValueError(f"tasktonic: tonic {self.name!r} ({type(self).__name__}) has no "
                              f"state {state!r}; valid states: {valid}")
         loop = self._tt_loop
-        current = loop.current
-        if loop.thread_id == get_ident() and current is not None and current[0] is self:
-            loop.extra.append((self, self._tt_sparkles["_ttss__transition"],
-                               (index, force_reenter), {}))
+        if loop.thread_id == get_ident() and loop.current_tonic is self:
+            loop.push_extra(self, self._tt_sparkles["_ttss__transition"], (index, force_reenter))
         else:
             self._ttss__transition(index, force_reenter)
 
@@ -165,16 +155,8 @@ class ttTonic(ttEssence):
 
     def _tt_run_hook(self, entry: Any, *args: Any) -> None:
         """Run a lifecycle hook now, inside the running system sparkle, errors contained."""
-        handler = entry.table[self._tt_state]
-        if handler is None:
-            return
-        tracer = self._tt_loop.tracer
-        if tracer is not None:
-            tracer(self, entry, args, {})
-        try:
-            handler(self, *args)
-        except Exception as exc:
-            handle_sparkle_error(self, entry, exc)
+        if entry.table[self._tt_state] is not None:
+            self._tt_loop.run_now(self, entry, args)
 
     # -- default hooks (exist for super(); they queue nothing) -------------------------
     @_noop
@@ -201,75 +183,56 @@ class ttTonic(ttEssence):
         """Override to handle this tonic's sparkle errors; return True when handled."""
         return False
 
+    def run_sparkle_now(self, method: Callable, *args: Any) -> None:
+        """Run one of this tonic's sparkle methods now, inside the running sparkle (routed by
+        state, traced, errors handled like any sparkle); a plain method is just called."""
+        func = getattr(method, "__func__", None)
+        if getattr(func, "_tt_sparkle_method", False):
+            self._tt_loop.run_now(self, self._tt_sparkles[func.__name__], args)
+        else:
+            method(*args)
+
     def _ttss__call(self, func: Callable, *args: Any, **kwargs: Any) -> None:
         """Run a plain callable on this tonic's catalyst, as a sparkle of this tonic."""
         func(*args, **kwargs)
 
-    # -- finishing ---------------------------------------------------------------------
+    # -- finishing (the rules are in lifecycle) ----------------------------------------
     def finish(self) -> None:
         """Ask the tonic to finish; sparkles queued before this still run."""
-        self.ttsc__finish()
+        if lifecycle.request_finish(self):
+            self.ttsc__finish()
 
     def ttsc__finish(self) -> None:
-        self._tt_begin_finish()
-
-    def _tt_begin_finish(self) -> None:
-        if self._tt_lc >= LC_FINISHING:
-            return
-        self._tt_lc = LC_FINISHING
-        self._tt_log_lifecycle("finishing")
-        for infusion in reversed(list(self.infusions)):
-            self._tt_end_infusion(infusion)
-        self._tt_check_complete()
-
-    def _tt_end_infusion(self, infusion: ttEssence) -> None:
-        if self in infusion.service_bases:
-            self._tt_remove_infusion(infusion)
-            infusion._ttss__remove_service_base(self)
-        else:
-            infusion.finish()
-
-    def _tt_add_infusion(self, infusion: ttEssence) -> None:
-        super()._tt_add_infusion(infusion)
-        if self._tt_lc >= LC_FINISHING:
-            self._tt_end_infusion(infusion)
+        lifecycle.begin_finish(self)
 
     def _tt_pending(self) -> bool:
-        return bool(self.infusions)
+        return bool(self._tt_infusions)
 
-    def _tt_check_complete(self) -> None:
-        if self._tt_lc == LC_FINISHING and not self._tt_pending():
-            self._tt_run_hook(self._tt_sparkles["ttse__on_finished"])
-            self._tt_complete()
+    def _tt_finished_hooks(self) -> None:
+        sparkles = self._tt_sparkles
+        if self._tt_state > 0:  # finishing leaves the active state
+            self._tt_run_hook(sparkles["ttse__on_exit"])
+            self._tt_state = 0
+            self._tt_state_name = None
+        self._tt_run_hook(sparkles["ttse__on_finished"])
+
+    def _tt_close_sparkles(self) -> None:
+        """Completed: every sparkle sent from now on is dropped with a debug line."""
+        self._tt_state = -1
+        self._tt_loop = _loop.FINISHED_LOOP
 
     def _tt_infusion_completed(self, infusion: ttEssence) -> None:
         self._ttss__on_infusion_completed(infusion)  # bookkeeping on our own thread
 
     def _ttss__on_infusion_completed(self, infusion: ttEssence) -> None:
-        self._tt_remove_infusion(infusion)
-        self._tt_check_complete()
-
-    def _tt_complete(self) -> None:
-        self._tt_lc = LC_COMPLETED
-        self._tt_state = -1
-        self._tt_loop = _loop.FINISHED_LOOP
-        ledger = ttLedger()
-        ledger.unregister(self)
-        self._tt_log_lifecycle("finished")
-        if self.base is not None:
-            self.base._tt_infusion_completed(self)
-        if self.catalyst is not self:
-            self.catalyst._tt_unhost(self)
-        if self._tt_counts_as_app:
-            ledger.count_app_tonic(-1)
+        lifecycle.infusion_completed(self, infusion)
 
     # -- services ----------------------------------------------------------------------
     def _ttss__remove_service_base(self, base: ttEssence) -> None:
-        if base in self.service_bases:
-            self.service_bases.remove(base)
-            self.ttse__on_service_base_completed(base)
-            if not self.service_bases:
-                self.finish()
+        lifecycle.release_service_base(self, base)
+
+    def _tt_base_left(self, base: ttEssence) -> None:
+        self._tt_run_hook(self._tt_sparkles["ttse__on_service_base_completed"], base)
 
 
 ttTonic._tt_build_sparkles()

@@ -96,9 +96,10 @@ def test_to_state_hooks_run_right_after_the_current_sparkle():
     run_app(Other)
     start = events.index("go")
     assert ("generic enter", "a") in events[:start]
-    # queued_by_other was queued before go ran, queued_by_self during it: both after the hooks
+    # queued_by_other was queued before go ran, queued_by_self during it: both after the hooks;
+    # finishing then leaves state b (its exit hook runs before on_finished)
     assert events[start:] == ["go", ("go end", "a"), ("exit a", "a"), ("enter b", "b"),
-                              "queued by other", "queued by self"]
+                              "queued by other", "queued by self", ("generic exit", "b")]
 
 
 def test_to_state_in_init_takes_effect_before_on_start():
@@ -231,7 +232,7 @@ def test_force_reenter_and_get_active_state():
 
     run_app(Reenter)
     assert events == [("start", None), "enter a", "same", "forced", "exit a", "enter a",
-                      ("done", "a")]
+                      ("done", "a"), "exit a"]  # the last exit: finishing leaves the state
 
 
 def test_to_state_from_another_thread_runs_the_hooks_on_the_tonics_thread():

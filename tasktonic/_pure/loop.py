@@ -1,30 +1,44 @@
 """The catalyst's sparkle loop (pure twin of ``_core/loop.pyx``).
 
-One loop per catalyst, run by the catalyst's thread. It owns the ready queue of work orders
-``(tonic, entry, args, kwargs)`` and the extra-sparkle queue (state transitions), and fires the
-catalyst's timers. The compiled twin must match this behaviour:
+One loop per catalyst, run by the catalyst's thread. It owns the work orders: the ready
+queue, the extra sparkles of the order being run (state transitions), and the catalyst's
+timers. Only this module and its dispatch partner build work orders; everyone else reads them
+as ``WorkOrder(tonic, sparkle, args, kwargs)``. The compiled twin must match this behaviour:
 
-* ``push(order)`` appends from the loop's own thread (no lock, no wake: the loop is busy
-  running the caller); ``push_threadsafe(tonic, entry, args, kwargs)`` copies the arguments
-  (``copy_call``), appends and wakes the loop if it sleeps. Orders from one sender run in the
+* ``push(order)`` appends the order ``(tonic, entry, args, kwargs)`` from the loop's own thread
+  (no lock, no wake: the loop is busy running the caller); only the dispatch twin calls it.
+  ``push_threadsafe(tonic, entry, args, kwargs)`` copies the arguments (``copy_call``), appends
+  and wakes the loop if it sleeps; a copy that fails raises ``TypeError`` naming the sparkle
+  and the tonic (the original error is its ``__cause__``). Orders from one sender run in the
   order sent.
-* Each pass runs the orders that were ready when the pass began; after every order it drains
-  ``extra`` (on_exit, state change, on_enter of a ``to_state``) before the next order; after the
-  pass it fires due timers (``timer._tt_expire(now)``, which queues the timer's sparkle).
-* The handler is ``entry.table[tonic._tt_state]``; None means "nothing to run" (a completed
-  tonic has state index -1, whose slot is always None, and its order is dropped with a debug
-  line). ``current`` is the order being run (who is running, for base detection and logs).
+* ``push_extra(tonic, entry, args)`` queues a system sparkle to run right after the order
+  being run, before any other order (on_exit, state change, on_enter of a ``to_state``).
+  ``run_now(tonic, entry, args)`` runs a sparkle at once, inside the running order, routed,
+  traced and with its errors handled like any order (lifecycle hooks, timer callbacks).
+* Each pass runs the orders that were ready when the pass began, each followed by its extras;
+  after the pass it fires due timers (``timer._tt_expire(now)``, which queues the timer's
+  sparkle).
+* The handler is ``entry.table[tonic._tt_state]`` (an index outside the table is an
+  ``IndexError``); None means "nothing to run" (a completed tonic has state index -1, whose slot
+  is always None, and its order is dropped with a debug line). ``current`` is the order being
+  run as a ``WorkOrder`` and ``current_tonic`` its tonic (who is running, for base detection
+  and logs); both are None while the loop waits, so an idle loop keeps no arguments alive.
 * An ``Exception`` from a handler goes to ``on_error(tonic, entry, exc)`` and the loop goes on;
   ``BaseException`` (KeyboardInterrupt, SystemExit) leaves ``run``.
-* With nothing ready it waits, without holding the GIL, until the next timer deadline or a
-  ``push_threadsafe``. ``stop()`` (from any thread) ends ``run`` after the current order.
+* With nothing ready it waits until the next timer deadline or a ``push_threadsafe``, without
+  holding the GIL, and a signal (Ctrl-C) in the main thread interrupts the wait at once.
+  ``stop()`` (from any thread) ends ``run`` after the current order.
 * ``tracer``, when not None, is called as ``tracer(tonic, entry, args, kwargs)`` before each
   order (FULL logging, the distiller); when None no trace work happens at all.
-* ``step()`` runs one ready order with its extras and ``fire_due(now)`` fires due timers: the
-  distiller drives a catalyst with them instead of ``run``.
+* ``step()`` runs one ready order with its extras and returns it as a ``WorkOrder``;
+  ``fire_due(now)`` fires due timers: the distiller drives a catalyst with them instead of
+  ``run``.
+* ``close()`` (on the loop's thread, once its catalyst has completed) drops every queued order
+  with a debug line and makes the loop closed: from then on every order sent to it, from any
+  thread, is dropped the same way, never run and never kept. ``drain()`` removes and returns the
+  queued orders without closing. Queued orders are visible to the garbage collector.
 * ``SparkleEntry`` is the sparkle part of a work order: its name and its handler per state.
-* ``FINISHED_LOOP`` is a closed loop: a finished tonic points at it, and every order sent to it
-  is dropped with a debug line (never an exception in the caller).
+* ``FINISHED_LOOP`` is a closed loop: a finished tonic points at it.
 
 Subclasses (the selector catalyst) override ``block(timeout)`` and ``wake()`` only: ``wait``
 keeps the protocol (mark sleeping, sleep only if nothing is ready) and calls ``block``; a
@@ -36,14 +50,23 @@ import logging
 from collections import deque
 from threading import Event, get_ident
 from time import monotonic
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from .copy import copy_call
 from .timerheap import TimerHeap
 
-__all__ = ["SparkleEntry", "SparkleLoop", "FINISHED_LOOP"]
+__all__ = ["WorkOrder", "SparkleEntry", "SparkleLoop", "FINISHED_LOOP"]
 
 _log = logging.getLogger("tasktonic")
+
+
+class WorkOrder(NamedTuple):
+    """One queued sparkle call: who, which sparkle, with what."""
+
+    tonic: Any
+    sparkle: Any
+    args: tuple
+    kwargs: dict
 
 
 class SparkleEntry:
@@ -70,16 +93,27 @@ class SparkleEntry:
         return handler(tonic, *args, **kwargs)
 
 
+def _dropped(tonic: Any, entry: Any) -> None:
+    _log.debug("dropped %s for finished tonic %s", entry.name, tonic)
+
+
+def _copy_error(tonic: Any, entry: Any, exc: Exception) -> TypeError:
+    return TypeError(f"tasktonic: cannot copy the arguments of {entry.name} for tonic "
+                     f"{getattr(tonic, 'name', tonic)!r} across threads: "
+                     f"{type(exc).__name__}: {exc} (wrap an object that must be shared in "
+                     "ttShared to hand it over by reference)")
+
+
 class SparkleLoop:
     """Ready queue, extra sparkles, timers and the wait of one catalyst."""
 
     def __init__(self, on_error: Callable[[Any, Any, Exception], None]) -> None:
         self._ready: deque = deque()
         self.push = self._ready.append  # shadows the method below: one call level less
-        self.extra: deque = deque()
+        self._extra: deque = deque()
         self.timers = TimerHeap()
         self.thread_id: int | None = None
-        self.current: tuple | None = None
+        self._current: tuple | None = None
         self.tracer: Callable | None = None
         self._on_error = on_error
         self._wakeup = Event()
@@ -90,26 +124,62 @@ class SparkleLoop:
     def __len__(self) -> int:
         return len(self._ready)
 
+    @property
+    def current(self) -> WorkOrder | None:
+        """The order being run, or None."""
+        order = self._current
+        return None if order is None else WorkOrder(*order)
+
+    @property
+    def current_tonic(self) -> Any:
+        """The tonic whose order is being run, or None."""
+        order = self._current
+        return None if order is None else order[0]
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close`` ran: every order sent here is dropped."""
+        return self._closed
+
     def push(self, order: tuple) -> None:
         """Append an order from the loop's own thread."""
         self._ready.append(order)
 
-    def close(self) -> None:
-        """From now on every order is dropped with a debug line (the loop of finished tonics)."""
-        self._closed = True
-        self.thread_id = None
-
     def push_threadsafe(self, tonic: Any, entry: Any, args: tuple, kwargs: dict) -> None:
         """Queue an order from another thread: copy the arguments, append, wake the loop."""
         if self._closed:
-            _log.debug("dropped %s for finished tonic %s", entry.name, tonic)
+            _dropped(tonic, entry)
             return
         if args or kwargs:
-            args, kwargs = copy_call(args, kwargs)
+            try:
+                args, kwargs = copy_call(args, kwargs)
+            except Exception as exc:
+                raise _copy_error(tonic, entry, exc) from exc
         self._ready.append((tonic, entry, args, kwargs))
-        if self._sleeping:
+        if self._closed:  # closed while we appended: drop it as close() would have
+            self._drop_queued()
+        elif self._sleeping:
             self._sleeping = False
             self.wake()
+
+    def push_extra(self, tonic: Any, entry: Any, args: tuple) -> None:
+        """Queue a system sparkle to run right after the order being run."""
+        self._extra.append((tonic, entry, args, {}))
+
+    def run_now(self, tonic: Any, entry: Any, args: tuple) -> None:
+        """Run a sparkle now, inside the running order: routed, traced, errors handled."""
+        self._run_one((tonic, entry, args, {}))
+
+    def close(self) -> None:
+        """Drop what is queued and everything sent from now on (debug lines, never run)."""
+        self._closed = True
+        self.thread_id = None
+        self._current = None
+        self._drop_queued()
+
+    def _drop_queued(self) -> None:
+        for tonic, entry, _args, _kwargs in self.drain():
+            _dropped(tonic, entry)
 
     def wake(self) -> None:
         """Wake a loop sleeping in ``wait``; a wake before the sleep is not lost."""
@@ -117,6 +187,7 @@ class SparkleLoop:
 
     def wait(self, timeout: float | None) -> None:
         """Sleep until ``wake`` or ``timeout`` seconds, unless an order is already ready."""
+        self._current = None
         self._sleeping = True
         try:
             if not self._ready and not self._stopped:
@@ -136,7 +207,7 @@ class SparkleLoop:
 
     def run_extra(self) -> None:
         """Run the extra sparkles queued by the order just run (state transitions)."""
-        extra = self.extra
+        extra = self._extra
         while extra:
             self._run_one(extra.popleft())
 
@@ -145,24 +216,30 @@ class SparkleLoop:
         handler = entry.table[tonic._tt_state]
         if handler is None:
             if tonic._tt_state == -1:
-                _log.debug("dropped %s for finished tonic %s", entry.name, tonic)
+                _dropped(tonic, entry)
             return
         if self.tracer is not None:
             self.tracer(tonic, entry, args, kwargs)
-        self.current = order
+        previous = self._current
+        self._current = order
         try:
             handler(tonic, *args, **kwargs)
         except Exception as exc:
             self._on_error(tonic, entry, exc)
+        finally:
+            self._current = previous
 
-    def step(self) -> tuple | None:
+    def step(self) -> WorkOrder | None:
         """Run the next ready order and its extra sparkles; None when nothing is ready."""
         if not self._ready:
             return None
         order = self._ready.popleft()
-        self._run_one(order)
-        self.run_extra()
-        return order
+        try:
+            self._run_one(order)
+            self.run_extra()
+        finally:
+            self._current = None
+        return WorkOrder(*order)
 
     def fire_due(self, now: float) -> int:
         """Fire the timers due at ``now`` (each queues its sparkle); return how many."""
@@ -175,7 +252,7 @@ class SparkleLoop:
         """Run orders and timers until ``stop``."""
         self.thread_id = get_ident()
         ready = self._ready
-        extra = self.extra
+        extra = self._extra
         popleft = ready.popleft
         timers = self.timers
         on_error = self._on_error
@@ -191,7 +268,7 @@ class SparkleLoop:
                     if handler is not None:
                         if tracer is not None:
                             tracer(tonic, entry, args, kwargs)
-                        self.current = order
+                        self._current = order
                         try:
                             handler(tonic, *args, **kwargs)
                         except Exception as exc:
@@ -199,7 +276,7 @@ class SparkleLoop:
                         if extra:
                             self.run_extra()
                     elif tonic._tt_state == -1:
-                        _log.debug("dropped %s for finished tonic %s", entry.name, tonic)
+                        _dropped(tonic, entry)
                 deadline = timers.next_deadline()
                 timeout = None
                 if deadline is not None:
@@ -211,12 +288,17 @@ class SparkleLoop:
                 if not ready and not self._stopped:
                     self.wait(timeout)
         finally:
-            self.current = None
+            self._current = None
 
-    def drain(self) -> list:
-        """Remove and return the orders still queued (used once the catalyst has finished)."""
-        orders = list(self._ready)
-        self._ready.clear()
+    def drain(self) -> list[WorkOrder]:
+        """Remove and return the orders still queued, oldest first."""
+        orders = []
+        ready = self._ready
+        while ready:
+            try:
+                orders.append(WorkOrder(*ready.popleft()))
+            except IndexError:  # another thread drained the last one
+                break
         return orders
 
 
