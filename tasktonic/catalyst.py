@@ -72,6 +72,11 @@ class ttCatalyst(ttTonic):
         return self._tt_sparkle_loop.thread_id == threading.get_ident()
 
     @property
+    def sparkle_loop(self) -> Any:
+        """The loop that runs this catalyst's work orders (see ``_pure/loop.py``)."""
+        return self._tt_sparkle_loop
+
+    @property
     def timers(self) -> Any:
         """This catalyst's timer heap (touched only on its own thread)."""
         return self._tt_sparkle_loop.timers

@@ -162,9 +162,9 @@ class ttDistiller(ttCatalyst):
                 for tonic, entry, args, kwargs in ran:
                     name = entry.name
                     if name == "_ttss__transition":  # shown as the user wrote it
-                        name, args = "to_state", (tonic._tt_state_names[args[0] - 1],)
+                        name, args = "to_state", (tonic.state_names[args[0] - 1],)
                     step = DistillerStep(len(self.trace) + len(steps), tonic.id, tonic.name,
-                                         name, args, dict(kwargs), tonic._tt_state_name)
+                                         name, args, dict(kwargs), tonic.state)
                     steps.append(step)
                     stop = stop or step.sparkle in sparkles or step.state in states
                 ran.clear()

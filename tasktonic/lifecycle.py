@@ -19,6 +19,10 @@ is written here; the essence classes only contribute small hooks.
   hook runs), ``ttse__on_finished`` runs, the essence leaves the ledger, its base and catalyst
   are told, and from then on its sparkles are dropped with a debug line.
 
+This module owns the lifecycle fields of every essence (``_tt_lc``, ``_tt_infusions``,
+``_tt_hosted`` of a catalyst, ``_tt_finish_requested``): only it changes them; other modules read
+the phase as ``essence.phase`` / ``essence.finished``.
+
 One lock (``_lock``) guards what several threads touch: hosting, the application count, a
 catalyst's or a service's decision to finish, and handing out services. It is never held while
 user code runs; each decision it guards is taken once, here.

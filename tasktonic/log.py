@@ -135,7 +135,7 @@ def _shown(value: Any) -> str:
 
 def trace_sparkle(tonic: Any, entry: Any, args: tuple, kwargs: dict) -> None:
     """The loop's tracer: logs a sparkle run for tonics in FULL mode."""
-    if tonic._tt_log_mode >= ttLog.FULL:
+    if tonic.log_mode >= ttLog.FULL:
         shown = ", ".join([_shown(a) for a in args]
                           + [f"{k}={_shown(v)}" for k, v in kwargs.items()])
         emit(tonic, "sparkle", f"{entry.name}({shown})")

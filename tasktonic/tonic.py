@@ -18,7 +18,7 @@ from typing import Any, Callable
 from ._switch import dispatch as _dispatch
 from ._switch import loop as _loop
 from . import lifecycle
-from .essence import LC_COMPLETED, ttEssence
+from .essence import ttEssence
 from .ledger import ttLedger
 from .log import emit, trace_sparkle, ttLog
 
@@ -70,7 +70,7 @@ class ttTonic(ttEssence):
 
     def _tt_pre_init(self, base: Any) -> None:
         catalyst = getattr(base, "catalyst", None) if base is not None else None
-        if catalyst is None or catalyst._tt_lc >= LC_COMPLETED:
+        if catalyst is None or catalyst.finished:
             catalyst = ttLedger().main_catalyst
         if catalyst is None:
             raise RuntimeError(f"tasktonic: cannot create {type(self).__name__}: no catalyst is "
@@ -81,7 +81,7 @@ class ttTonic(ttEssence):
 
     def _tt_set_catalyst(self, catalyst: Any) -> None:
         self.catalyst = catalyst
-        self._tt_loop = catalyst._tt_sparkle_loop
+        self._tt_loop = catalyst.sparkle_loop
 
     def __init__(self, name: str | None = None, context: Any = None, log_mode: Any = None,
                  catalyst: Any = None, **kwargs: Any) -> None:
@@ -137,11 +137,16 @@ class ttTonic(ttEssence):
     def state(self) -> str | None:
         return self._tt_state_name
 
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        """Every state of this tonic's class, in the order of their indices (from 1)."""
+        return self._tt_state_names
+
     def ttsc__to_state(self, state: str, force_reenter: bool = False) -> None:
         self.to_state(state, force_reenter)
 
     def _ttss__transition(self, index: int, force_reenter: bool) -> None:
-        if self._tt_lc == LC_COMPLETED or (index == self._tt_state and not force_reenter):
+        if self.finished or (index == self._tt_state and not force_reenter):
             return
         sparkles = self._tt_sparkles
         if self._tt_state:  # there is no state to leave before the first to_state
