@@ -87,9 +87,9 @@ def activate(essence: Any) -> None:
     with _lock:
         essence._tt_lc = LC_ACTIVE
         requested = essence._tt_finish_requested
+    essence._tt_activated()  # first: a tonic's on_start runs before a finish asked below
     if essence.base is not None:
         add_infusion(essence.base, essence)
-    essence._tt_activated()
     if requested:
         essence.finish()
 
