@@ -85,6 +85,12 @@ WORKLOADS: tuple[Workload, ...] = (
              size_overrides={"upstream": 10_000}, warmup_divisor=10,
              override_reason="0.2.4 keeps timers in a sorted list, O(n) per operation; the "
                              "issue measures it at 10,000"),
+    Workload("finishing", 20_000, "20,000 live children of one tonic finished oldest first, "
+             "then newest first", FRAMEWORKS,
+             (_cost("finish_oldest_us", "finishing: oldest first", "µs/tonic"),
+              _cost("finish_newest_us", "finishing: newest first", "µs/tonic")),
+             size_overrides={"upstream": 2_000},
+             override_reason="TaskTonic 0.2.4 creates a tonic in ~0.5 ms: 2,000 children"),
     Workload("creation", 10_000, "10,000 tonics of a class with 20 sparkles and 3 states",
              FRAMEWORKS,
              (_cost("creation_us", "creation", "µs/tonic"),

@@ -309,6 +309,44 @@ def finish_infusions_oldest_first(essences: list) -> None:
         essence.finish()
 
 
+# -- 4b. finishing -------------------------------------------------------------------------------
+def finishing(tt: ModuleType, size: int) -> dict:
+    """Microseconds per child for a tonic to end ``size`` live children, two ways.
+
+    Oldest first: the parent finishes its children one by one in creation order, then
+    itself (the order a user's own bookkeeping produces). Newest first: the parent just
+    finishes, which ends its infusions newest first. Bookkeeping that searches a list per
+    completion is quadratic in one of the two orders; both must stay linear.
+    """
+    result: dict = {}
+
+    class Leaf(tt.ttTonic):
+        pass
+
+    class Parent(tt.ttTonic):
+        def __init__(self, oldest_first, **kwargs):
+            super().__init__(**kwargs)
+            self.oldest_first = oldest_first
+
+        def ttse__on_start(self):
+            self.kids = [Leaf() for _ in range(size)]
+            self.tts__go()  # queued after the children's start-up sparkles
+
+        def tts__go(self):
+            result["t0"] = perf_counter()
+            if self.oldest_first:
+                for kid in self.kids:
+                    kid.finish()
+            self.kids = None
+            self.finish()
+
+    metrics = {}
+    for key, oldest in (("finish_oldest_us", True), ("finish_newest_us", False)):
+        run_app(tt, lambda: Parent(oldest))
+        metrics[key] = (perf_counter() - result["t0"]) / size * 1e6
+    return metrics
+
+
 # -- 5. creation -------------------------------------------------------------------------------
 def generated_class(tt: ModuleType) -> type:
     """A tonic class with 20 sparkles and 3 states, built by ``type()`` as a generator would.
