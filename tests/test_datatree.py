@@ -559,7 +559,7 @@ def test_each_subscriber_gets_its_own_copy():
     assert tree.get("x") == {"s"}
 
 
-def test_callback_exception_is_logged_and_isolated(caplog):
+def test_callback_exception_is_logged_and_isolated(caplog, expected_errors):
     tree = DataTree()
     before, after = Recorder(), Recorder()
 
@@ -574,6 +574,7 @@ def test_callback_exception_is_logged_and_isolated(caplog):
     assert tree.get("app/config/a") == 1
     assert len(before.calls) == 1 and len(after.calls) == 1
     records = [r for r in caplog.records if r.name == "tasktonic"]
+    assert records == expected_errors.records
     assert len(records) == 1
     assert "'app/config'" in records[0].getMessage()
     assert records[0].exc_info and records[0].exc_info[0] is RuntimeError
@@ -762,13 +763,15 @@ def test_changes_replay_to_dump(ops):
     tree = DataTree()
     model: dict = {}
     calls = []
+    wrong_old = []  # checked below: an assert in here would only be logged by the tree
 
     def replay(changes):
         calls.append(changes)
         for path, new, old in changes:
-            assert model.get(path) == old
+            if model.get(path) != old:
+                wrong_old.append((path, old, model.get(path)))
             if new is None:
-                del model[path]
+                model.pop(path, None)
             else:
                 model[path] = new
 
@@ -784,6 +787,7 @@ def test_changes_replay_to_dump(ops):
                 tree.remove(path)
         except (KeyError, IndexError, TypeError):
             assert tree.dump() == before  # a refused operation changes nothing
+        assert wrong_old == []
         assert model == dict(tree.dump())
         assert len(model) == len(tree.dump())  # leaf paths are unique
         for leaf, leaf_value in tree.dump():
