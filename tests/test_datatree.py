@@ -528,12 +528,13 @@ def test_callbacks_run_in_subscription_order_after_the_lock_is_released():
         worker = threading.Thread(target=lambda: seen_from_other_thread.append(tree.get("a")))
         worker.start()
         worker.join(10)
+        order.append(("worker done", not worker.is_alive()))
 
     tree.subscribe("a", first)
     tree.subscribe("", lambda changes: order.append("root"))
     tree.subscribe("a", lambda changes: order.append("second"))
     tree.set("a", 1)
-    assert order == ["first", "root", "second"]
+    assert order == ["first", ("worker done", True), "root", "second"]
     assert seen_from_other_thread == [1]
 
 
@@ -645,26 +646,45 @@ def test_group_with_exception_still_notifies_what_was_done():
     assert len(rec.calls) == 2
 
 
+class WatchedRLock:
+    """The tree's RLock, telling when a thread finds it held and is about to wait for it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self.contended = threading.Event()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if self._lock.acquire(blocking=False):
+            return True
+        self.contended.set()
+        return self._lock.acquire(blocking, timeout)
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self) -> "WatchedRLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.release()
+
+
 def test_group_is_atomic_for_other_threads():
     tree = DataTree()
     tree.set({"x": 0, "y": 0})
-    inside = threading.Event()
+    tree._lock = lock = WatchedRLock()
     seen = []
-
-    def reader():
-        inside.wait(10)
-        seen.append((tree.get("x"), tree.get("y")))
-
-    thread = threading.Thread(target=reader)
-    thread.start()
+    thread = threading.Thread(target=lambda: seen.append(tree.get("")), name="reader")
     with tree.group():
         tree.set("x", 1)
-        inside.set()
-        thread.join(0.05)  # the reader is blocked on the lock meanwhile
-        assert thread.is_alive()
+        thread.start()
+        # the reader has found the lock held: it waits until the group ends
+        assert lock.contended.wait(10), "the reader got the tree's lock inside the group"
         tree.set("y", 1)
     thread.join(10)
-    assert seen == [(1, 1)]
+    assert not thread.is_alive()
+    assert seen == [{"x": 1, "y": 1}]
 
 
 # -- threads -----------------------------------------------------------------------------

@@ -219,7 +219,7 @@ def test_failed_init_leaves_nothing_it_created_behind():
     class Half(ttTonic):
         def __init__(self, **kwargs):
             super().__init__(**kwargs)
-            self.timer = ttTimerRepeat(0.01)
+            self.timer = seen["timer"] = ttTimerRepeat(0.01)
             self.helper = ttTonic(name="helper of half")
             raise RuntimeError("half built")
 
@@ -239,10 +239,16 @@ def test_failed_init_leaves_nothing_it_created_behind():
         def tts__check(self):
             seen["left behind"] = sorted(
                 ttLedger().records[i].name for i in set(ttLedger().records) - self.before)
+            seen["timer"] = (seen["timer"].finished, seen["timer"].running)
+            # ten periods of the half-built tonic's timer: it must not beat meanwhile
+            ttTimerSingleShot(0.1, sparkle_back=self.ttse__later)
+
+        def ttse__later(self, info):
             self.finish()
 
     run_app(Creator, timeout=10)
     assert seen["left behind"] == []
+    assert seen["timer"] == (True, False)
     assert "ghost beats" not in seen
 
 
