@@ -238,11 +238,6 @@ class ExpectedErrors:
             self._watch.records_read = len(records)
         return records
 
-    @property
-    def messages(self) -> list[str]:
-        """``records``, as their messages."""
-        return [r.getMessage() for r in self.records]
-
 
 class ExpectedThreadErrors:
     """The ``expected_thread_errors`` fixture: exceptions that ended threads."""

@@ -670,6 +670,22 @@ class WatchedRLock:
         self.release()
 
 
+def test_the_watched_lock_tells_only_when_another_thread_finds_it_held():
+    lock = WatchedRLock()
+    with lock, lock:  # re-entered by its owner: no contention
+        pass
+    thread = threading.Thread(target=lambda: (lock.acquire(), lock.release()))
+    thread.start()
+    thread.join(10)  # a free lock: no contention either
+    assert not thread.is_alive() and not lock.contended.is_set()
+    thread = threading.Thread(target=lambda: (lock.acquire(), lock.release()))
+    with lock:
+        thread.start()
+        assert lock.contended.wait(10)
+    thread.join(10)
+    assert not thread.is_alive()
+
+
 def test_group_is_atomic_for_other_threads():
     tree = DataTree()
     tree.set({"x": 0, "y": 0})
