@@ -127,20 +127,32 @@ def test_a_catalyst_finishes_when_its_last_hosted_tonic_finishes():
 
 
 def test_formula_returns_after_every_catalyst_thread_has_ended():
+    seen = {}
+
     class SlowService(ttCatalyst):
         """A service does not keep the application alive; the main catalyst finishes it."""
 
         _tt_is_service = "slow_service"
 
         def ttse__on_finished(self):
-            time.sleep(0.3)  # keeps this thread alive after the main catalyst is done
+            # the path under test: this thread runs on after the main catalyst has finished
+            # (which the main thread does on its own, without waiting for this one)
+            main, deadline = seen["main"], time.monotonic() + 10
+            while not main.finished and time.monotonic() < deadline:
+                time.sleep(0.001)
+            seen["main finished before"] = main.finished
+            time.sleep(0.3)  # a window in which a formula that did not wait would return
+            seen["on_finished ended"] = True
 
     def starting():
+        seen["main"] = ttLedger().main_catalyst
         SlowService()
         Where({}, name="short")
 
     run_app(starting)
     assert catalyst_threads() == []
+    assert seen == {"main": seen["main"], "main finished before": True,
+                    "on_finished ended": True}
 
 
 def test_application_keeps_running_while_a_worker_is_busy():

@@ -57,6 +57,7 @@ def test_arguments_from_another_thread_are_deep_copies():
 
     run_app(starting, timeout=10)
     inbox["thread"].join(10)
+    assert not inbox["thread"].is_alive()
     report = inbox["report"]
     assert report["payload"] == {"numbers": [1, 2], "nested": {"k": "v"}}
     assert report["payload is copy"]
@@ -146,7 +147,7 @@ def test_four_threads_send_200000_sparkles_and_every_one_arrives_in_order():
     holder = {}
 
     def send(sink, sender_id, go):
-        go.wait(10)
+        assert go.wait(10)
         put = sink.ttsc__put
         for seq in range(PER_SENDER):
             put(sender_id, seq)
@@ -165,6 +166,7 @@ def test_four_threads_send_200000_sparkles_and_every_one_arrives_in_order():
     run_app(starting, timeout=120)
     for thread in holder["threads"]:
         thread.join(10)
+    assert not any(thread.is_alive() for thread in holder["threads"])
     sink = holder["sink"]
     assert sink.out_of_order == []
     assert sink.count == [PER_SENDER] * SENDERS

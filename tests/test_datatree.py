@@ -528,12 +528,13 @@ def test_callbacks_run_in_subscription_order_after_the_lock_is_released():
         worker = threading.Thread(target=lambda: seen_from_other_thread.append(tree.get("a")))
         worker.start()
         worker.join(10)
+        order.append(("worker done", not worker.is_alive()))
 
     tree.subscribe("a", first)
     tree.subscribe("", lambda changes: order.append("root"))
     tree.subscribe("a", lambda changes: order.append("second"))
     tree.set("a", 1)
-    assert order == ["first", "root", "second"]
+    assert order == ["first", ("worker done", True), "root", "second"]
     assert seen_from_other_thread == [1]
 
 
@@ -559,7 +560,7 @@ def test_each_subscriber_gets_its_own_copy():
     assert tree.get("x") == {"s"}
 
 
-def test_callback_exception_is_logged_and_isolated(caplog):
+def test_callback_exception_is_logged_and_isolated(caplog, expected_errors):
     tree = DataTree()
     before, after = Recorder(), Recorder()
 
@@ -574,6 +575,7 @@ def test_callback_exception_is_logged_and_isolated(caplog):
     assert tree.get("app/config/a") == 1
     assert len(before.calls) == 1 and len(after.calls) == 1
     records = [r for r in caplog.records if r.name == "tasktonic"]
+    assert records == expected_errors.records
     assert len(records) == 1
     assert "'app/config'" in records[0].getMessage()
     assert records[0].exc_info and records[0].exc_info[0] is RuntimeError
@@ -644,26 +646,61 @@ def test_group_with_exception_still_notifies_what_was_done():
     assert len(rec.calls) == 2
 
 
+class WatchedRLock:
+    """The tree's RLock, telling when a thread finds it held and is about to wait for it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self.contended = threading.Event()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if self._lock.acquire(blocking=False):
+            return True
+        self.contended.set()
+        return self._lock.acquire(blocking, timeout)
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self) -> "WatchedRLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.release()
+
+
+def test_the_watched_lock_tells_only_when_another_thread_finds_it_held():
+    lock = WatchedRLock()
+    with lock, lock:  # re-entered by its owner: no contention
+        pass
+    thread = threading.Thread(target=lambda: (lock.acquire(), lock.release()))
+    thread.start()
+    thread.join(10)  # a free lock: no contention either
+    assert not thread.is_alive() and not lock.contended.is_set()
+    thread = threading.Thread(target=lambda: (lock.acquire(), lock.release()))
+    with lock:
+        thread.start()
+        assert lock.contended.wait(10)
+    thread.join(10)
+    assert not thread.is_alive()
+
+
 def test_group_is_atomic_for_other_threads():
     tree = DataTree()
     tree.set({"x": 0, "y": 0})
-    inside = threading.Event()
+    tree._lock = lock = WatchedRLock()
     seen = []
-
-    def reader():
-        inside.wait(10)
-        seen.append((tree.get("x"), tree.get("y")))
-
-    thread = threading.Thread(target=reader)
-    thread.start()
+    thread = threading.Thread(target=lambda: seen.append(tree.get("")), name="reader")
     with tree.group():
         tree.set("x", 1)
-        inside.set()
-        thread.join(0.05)  # the reader is blocked on the lock meanwhile
-        assert thread.is_alive()
+        thread.start()
+        # the reader has found the lock held: it waits until the group ends
+        assert lock.contended.wait(10), "the reader got the tree's lock inside the group"
         tree.set("y", 1)
     thread.join(10)
-    assert seen == [(1, 1)]
+    assert not thread.is_alive()
+    assert seen == [{"x": 1, "y": 1}]
 
 
 # -- threads -----------------------------------------------------------------------------
@@ -762,13 +799,15 @@ def test_changes_replay_to_dump(ops):
     tree = DataTree()
     model: dict = {}
     calls = []
+    wrong_old = []  # checked below: an assert in here would only be logged by the tree
 
     def replay(changes):
         calls.append(changes)
         for path, new, old in changes:
-            assert model.get(path) == old
+            if model.get(path) != old:
+                wrong_old.append((path, old, model.get(path)))
             if new is None:
-                del model[path]
+                model.pop(path, None)
             else:
                 model[path] = new
 
@@ -784,6 +823,7 @@ def test_changes_replay_to_dump(ops):
                 tree.remove(path)
         except (KeyError, IndexError, TypeError):
             assert tree.dump() == before  # a refused operation changes nothing
+        assert wrong_old == []
         assert model == dict(tree.dump())
         assert len(model) == len(tree.dump())  # leaf paths are unique
         for leaf, leaf_value in tree.dump():

@@ -70,17 +70,22 @@ def test_timeout_waits_for_timers_and_bad_arguments_raise():
 
     class Waiter(ttTonic):
         def ttse__on_start(self):
-            ttTimerSingleShot(0.02)
+            ttTimerSingleShot(3600, name="hour")  # pending for the whole test
+
+        def ttsc__soon(self):
+            ttTimerSingleShot(0.02, name="soon")
 
         def ttse__on_timer(self, info):
             fired.append(info["name"])
 
     dist = ttDistiller()
-    Waiter()
-    dist.sparkle()  # no timeout: does not wait for the timer
+    waiter = Waiter()
+    steps = dist.sparkle()  # no timeout: does not wait for the pending timer
+    assert [s.sparkle for s in steps] == ["ttse__on_start"]
     assert fired == []
-    dist.sparkle(till_sparkle_in="ttse__on_timer", timeout=10.0)
-    assert len(fired) == 1
+    waiter.ttsc__soon()
+    dist.sparkle(till_sparkle_in="ttse__on_timer", timeout=10.0)  # waits for it
+    assert fired == ["soon"]
     with pytest.raises(TypeError):
         dist.sparkle(sparkle_count=-1)
     with pytest.raises(TypeError):

@@ -40,11 +40,13 @@ def error_records(caplog):
     return [r for r in caplog.records if r.name == "tasktonic" and r.levelno >= logging.ERROR]
 
 
-def test_exception_is_logged_with_tonic_sparkle_and_traceback_and_the_next_sparkle_runs(caplog):
+def test_exception_is_logged_with_tonic_sparkle_and_traceback_and_the_next_sparkle_runs(
+        caplog, expected_errors):
     events = []
     run_app(lambda: Faulty(events, name="faulty one"))
     assert events == ["next ran", "finished"]
-    records = error_records(caplog)
+    records = expected_errors.records
+    assert error_records(caplog) == records  # caplog sees the same records
     assert len(records) == 1
     message = records[0].getMessage()
     assert "faulty one" in message and "ttsc__boom" in message and "kaboom" in message
@@ -65,7 +67,7 @@ def test_on_sparkle_error_returning_true_suppresses_the_log(caplog):
     assert error_records(caplog) == []
 
 
-def test_on_sparkle_error_returning_false_still_logs(caplog):
+def test_on_sparkle_error_returning_false_still_logs(expected_errors):
     events = []
 
     class Looks(Faulty):
@@ -75,10 +77,11 @@ def test_on_sparkle_error_returning_false_still_logs(caplog):
 
     run_app(lambda: Looks(events))
     assert events == ["ttsc__boom", "next ran", "finished"]
-    assert len(error_records(caplog)) == 1
+    (record,) = expected_errors.records
+    assert "ttsc__boom" in record.getMessage() and "kaboom" in record.getMessage()
 
 
-def test_policy_finish_finishes_the_failing_tonic(caplog):
+def test_policy_finish_finishes_the_failing_tonic(expected_errors):
     events = []
 
     class Fails(ttTonic):
@@ -103,10 +106,11 @@ def test_policy_finish_finishes_the_failing_tonic(caplog):
 
     run_app(Bystander, settings=[("tasktonic/errors/policy", "finish")], timeout=10)
     assert events == ["finished", "bystander saw it finish"]
-    assert len(error_records(caplog)) == 1
+    (record,) = expected_errors.records
+    assert "ttsc__boom" in record.getMessage() and "bad value" in record.getMessage()
 
 
-def test_policy_stop_ends_the_application_and_raises(caplog):
+def test_policy_stop_ends_the_application_and_raises(expected_errors):
     class Forever(ttTonic):
         def ttse__on_start(self):
             ttTimerRepeat(0.01)
@@ -132,6 +136,8 @@ def test_policy_stop_ends_the_application_and_raises(caplog):
     assert isinstance(info.value.error, KeyError)
     assert "the failing tonic" in str(info.value) and "ttse__on_timer" in str(info.value)
     assert ttLedger().main_catalyst is None
+    (record,) = expected_errors.records
+    assert "the failing tonic" in record.getMessage() and "KeyError" in record.getMessage()
 
 
 def test_unknown_policy_is_rejected_at_formula_start():
@@ -213,7 +219,7 @@ def test_failed_init_leaves_nothing_it_created_behind():
     class Half(ttTonic):
         def __init__(self, **kwargs):
             super().__init__(**kwargs)
-            self.timer = ttTimerRepeat(0.01)
+            self.timer = seen["timer"] = ttTimerRepeat(0.01)
             self.helper = ttTonic(name="helper of half")
             raise RuntimeError("half built")
 
@@ -233,14 +239,20 @@ def test_failed_init_leaves_nothing_it_created_behind():
         def tts__check(self):
             seen["left behind"] = sorted(
                 ttLedger().records[i].name for i in set(ttLedger().records) - self.before)
+            seen["timer"] = (seen["timer"].finished, seen["timer"].running)
+            # ten periods of the half-built tonic's timer: it must not beat meanwhile
+            ttTimerSingleShot(0.1, sparkle_back=self.ttse__later)
+
+        def ttse__later(self, info):
             self.finish()
 
     run_app(Creator, timeout=10)
     assert seen["left behind"] == []
+    assert seen["timer"] == (True, False)
     assert "ghost beats" not in seen
 
 
-def test_policy_stop_for_an_error_on_a_worker_catalyst():
+def test_policy_stop_for_an_error_on_a_worker_catalyst(expected_errors):
     class Forever(ttTonic):
         def ttse__on_start(self):
             ttTimerRepeat(0.01)
@@ -260,9 +272,11 @@ def test_policy_stop_for_an_error_on_a_worker_catalyst():
     with pytest.raises(ttSparkleError) as info:
         run_app(starting, settings=[("tasktonic/errors/policy", "stop")], timeout=10)
     assert info.value.tonic_name == "worker job" and info.value.sparkle == "ttsc__fail"
+    (record,) = expected_errors.records
+    assert "worker job" in record.getMessage() and record.threadName == "tasktonic:worker"
 
 
-def test_system_exit_in_a_worker_catalyst_ends_the_application():
+def test_system_exit_in_a_worker_catalyst_ends_the_application(expected_errors):
     class Worker(ttCatalyst):
         def ttsc__quit(self):
             raise SystemExit("worker quits")
@@ -274,6 +288,9 @@ def test_system_exit_in_a_worker_catalyst_ends_the_application():
 
     with pytest.raises(SystemExit):
         run_app(Owner, timeout=10)
+    (record,) = expected_errors.records
+    assert "stopped by SystemExit" in record.getMessage()
+    assert record.exc_info[0] is SystemExit
 
 
 def test_full_logging_of_an_argument_whose_repr_fails_does_not_stop_the_application():

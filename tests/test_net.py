@@ -165,6 +165,7 @@ def test_peer_reset_gives_on_tcp_closed_with_an_oserror():
     finally:
         thread.join(WAIT)
         listener.close()
+    assert not thread.is_alive()
     assert not failures
     events = holder["r"].events
     assert events[0] == ("connected",)
@@ -259,6 +260,7 @@ def test_a_peer_that_does_not_read_fills_the_buffer_then_drains():
     finally:
         thread.join(WAIT)
         listener.close()
+    assert not thread.is_alive()
     assert not failures
     f = holder["f"]
     assert f.refused >= 1 and len(f.full_events) == f.refused

@@ -4,8 +4,6 @@ from __future__ import annotations
 import socket
 import threading
 
-import pytest
-
 from tasktonic import ttTonic
 from tasktonic.selector import EVENT_READ, ttSelectorCatalyst
 from tests.conftest import run_app
@@ -55,25 +53,55 @@ def test_socket_data_arrives_as_a_sparkle_on_the_selector_thread():
 
 
 def test_a_sparkle_from_another_thread_wakes_a_loop_sleeping_in_select():
-    arrived = threading.Event()
+    """The ping is sent only once the selector thread has entered select() with no timeout,
+    and that very select() call returns because of the wake byte the ping wrote."""
+    armed = threading.Event()      # the Sleeper has started: the next select() is the idle one
+    in_select = threading.Event()  # the selector thread is entering that select()
+    selects = []                   # (timeout, woken by the wake socket) of the watched call
+    holder = {}
 
     class Sleeper(ttTonic):
-        def ttsc__ping(self, token):
+        def ttse__on_start(self):
+            armed.set()            # nothing else is queued: the loop goes to sleep next
+
+        def ttsc__ping(self, token, sent_while_sleeping):
             self.token = token
-            arrived.set()
+            self.sent_while_sleeping = sent_while_sleeping
             self.finish()
 
-    holder = {}
+    def watch_select(selector):
+        real_select = selector.select
+
+        def select(timeout=None):
+            watched = armed.is_set() and not in_select.is_set()
+            if watched:
+                in_select.set()
+            ready = real_select(timeout)
+            if watched:
+                selects.append((timeout, any(key.data is None for key, _ in ready)))
+            return ready
+
+        selector.select = select
+
+    def ping():
+        sleeper = holder["sleeper"]
+        sleeper.ttsc__ping({"n": 1}, in_select.wait(30))
 
     def starting():
         selector = ttSelectorCatalyst(name="net")
+        watch_select(selector._tt_sparkle_loop.selector)  # before the Sleeper exists
         holder["sleeper"] = Sleeper(catalyst=selector)
-        # the selector thread has nothing to do: it sleeps in select() without a timeout
-        threading.Thread(target=holder["sleeper"].ttsc__ping, args=({"n": 1},),
-                         daemon=True).start()
+        holder["pinger"] = threading.Thread(target=ping, name="pinger")
+        holder["pinger"].start()
 
-    run_app(starting, timeout=30)
-    assert arrived.is_set() and holder["sleeper"].token == {"n": 1}
+    run_app(starting, timeout=60)
+    holder["pinger"].join(10)
+    assert not holder["pinger"].is_alive()
+    sleeper = holder["sleeper"]
+    assert sleeper.sent_while_sleeping, "the selector thread never went to sleep in select()"
+    assert sleeper.token == {"n": 1}
+    # it slept without a timeout (nothing else could wake it) and the ping's wake byte did
+    assert selects == [(None, True)]
 
 
 def test_register_rejects_what_is_not_a_sparkle_or_an_event_mask():

@@ -102,7 +102,7 @@ def read_master(master: int, total: int, out: bytearray, done: threading.Event,
     It starts once the service holds the slave: reading a master whose slave nobody has open
     fails with EIO at once.
     """
-    start.wait(WAIT)
+    assert start.wait(WAIT), "the service never opened the pty"
     while len(out) < total:
         ready, _, _ = select.select([master], [], [], WAIT)
         if not ready:
@@ -229,6 +229,7 @@ def test_100k_bytes_of_lines_round_trip_over_a_pty():
     finally:
         os.close(master)
         reader.join(WAIT)
+    assert not writer.is_alive() and not reader.is_alive()
     assert finished.is_set()
     assert bytes(echoes) == b"".join(numbered_line(i) for i in range(LINES))
 
@@ -347,6 +348,7 @@ def test_unplug_closes_then_the_same_pty_path_reopens():
         thread.join(WAIT)
         if "new_master" in state:
             os.close(state["new_master"])
+    assert not thread.is_alive()
     assert "error" not in state, state.get("error")
     kinds = [e[0] for e in events]
     assert kinds == ["data", "closed", "reopened", "data"], events
@@ -406,6 +408,7 @@ def test_reopen_over_a_socket_url_after_the_server_drops():
     finally:
         thread.join(WAIT)
         server.close()
+    assert not thread.is_alive()
     assert events == [b"first", "closed", "reopened", b"second"]
 
 
@@ -441,6 +444,7 @@ def test_write_on_an_unplugged_port_is_reported_and_not_counted():
         run_app(lambda: (ttSerialPort(path, reconnect=False), Writer()), timeout=WAIT)
     finally:
         thread.join(WAIT)
+    assert not thread.is_alive()
     assert failures == [(path, b"lost frame", "port is closed")]
     assert ports[0].bytes_sent == 0
 
@@ -466,27 +470,38 @@ def test_a_port_that_cannot_be_opened_raises_a_clear_error():
     assert ttLedger().services == {}
 
 
-def test_retry_first_open_waits_for_the_device():
-    """retry_first_open=True: no error; the port keeps trying and reports reopened."""
+def test_retry_first_open_waits_for_the_device(tmp_path):
+    """retry_first_open=True: no error; the port keeps trying and reports reopened once the
+    device appears (a symlink to a fresh pty, made after the port found nothing there)."""
     seen = {}
-    reopened = threading.Event()
+    device = str(tmp_path / "ttyUSB-plugged-later")
+    masters = []
+    options = dict(retry_first_open=True, reconnect_delay=0.01, reconnect_max_delay=0.04)
 
     class Waiter(ttTonic):
         def ttse__on_start(self):
-            self.port = self.bind(ttSerialPort, "/dev/tasktonic-not-yet", retry_first_open=True,
-                                  reconnect_delay=0.01, reconnect_max_delay=0.04)
+            self.port = self.bind(ttSerialPort, device, **options)
             seen["open at start"] = self.port.is_open
             self.port.ttsc__subscribe(self)
             self.port.ttsc__write(b"x", sender=self)
 
         def ttse__on_serial_write_failed(self, port_name, frame, error):
             seen["write"] = error
+            master, slave_path = pty_pair()  # plug the device in
+            masters.append(master)
+            os.symlink(slave_path, device)
+
+        def ttse__on_serial_reopened(self, port_name):
+            seen["reopened"] = (port_name, self.port.is_open, self.port.reopen_count)
             self.finish()
 
-    run_app(lambda: (ttSerialPort("/dev/tasktonic-not-yet", retry_first_open=True,
-                                  reconnect_delay=0.01, reconnect_max_delay=0.04), Waiter()),
-            timeout=WAIT)
-    assert seen == {"open at start": False, "write": "port is closed"}
+    try:
+        run_app(lambda: (ttSerialPort(device, **options), Waiter()), timeout=WAIT)
+    finally:
+        for master in masters:
+            os.close(master)
+    assert seen == {"open at start": False, "write": "port is closed",
+                    "reopened": (device, True, 1)}
 
 
 def test_callback_subscription_and_a_subclassed_port():
@@ -535,4 +550,5 @@ def test_the_serial_echo_example_runs_and_ends_by_itself():
     app = run_formula(Quiet, timeout=WAIT)
     app.terminal.join(WAIT)
     os.close(app.master)
+    assert not app.terminal.is_alive()
     assert app.answers == [b"HELLO", b"TASKTONIC", b"SERIAL ECHO"]

@@ -243,15 +243,27 @@ def test_service_catalyst_outlives_the_short_tonics_it_hosts_while_it_has_bases(
     replies = []
 
     class Session(ttTonic):
-        def ttsc__handle(self, client, n):
-            client.ttse__reply(n)
+        def __init__(self, client, n, **kwargs):
+            super().__init__(**kwargs)
+            self.client, self.n = client, n
+
+        def ttsc__handle(self):
             self.finish()
+
+        def ttse__on_finished(self):
+            # queued on the server behind the rest of this finishing, which unhosts the
+            # session: the reply leaves a server that hosts no tonic at all
+            self.catalyst.ttsc__reply(self.client, self.n)
 
     class Server(ttCatalyst):
         _tt_is_service = "session_server"
 
         def ttsc__request(self, client, n):
-            Session().ttsc__handle(client, n)  # hosted on this catalyst
+            Session(client, n).ttsc__handle()  # hosted on this catalyst
+
+        def ttsc__reply(self, client, n):
+            replies.append(("hosted when replying", n, sorted(t.name for t in self.hosted)))
+            client.ttse__reply(n)
 
     class Client(ttTonic):
         def ttse__on_start(self):
@@ -260,14 +272,11 @@ def test_service_catalyst_outlives_the_short_tonics_it_hosts_while_it_has_bases(
 
         def ttse__reply(self, n):
             replies.append(n)
-            if n == 1:   # a while later, the next request
-                self.bind(ttTimerSingleShot, 0.1, sparkle_back=self.ttse__again)
+            if n == 1:   # the next request, to the server that has just emptied
+                self.server.ttsc__request(self, 2)
+                self.bind(ttTimerSingleShot, 5.0, sparkle_back=self.ttse__give_up)
             else:
                 self.finish()
-
-        def ttse__again(self, info):
-            self.server.ttsc__request(self, 2)
-            self.bind(ttTimerSingleShot, 5.0, sparkle_back=self.ttse__give_up)
 
         def ttse__give_up(self, info):
             replies.append(("no reply; server finished:", self.server.finished))
@@ -278,4 +287,4 @@ def test_service_catalyst_outlives_the_short_tonics_it_hosts_while_it_has_bases(
         Client()
 
     run_app(starting, timeout=15)
-    assert replies == [1, 2]
+    assert replies == [("hosted when replying", 1, []), 1, ("hosted when replying", 2, []), 2]

@@ -156,12 +156,16 @@ def test_restart_starts_the_period_again():
 
     class Restarter(ttTonic):
         def ttse__on_start(self):
-            self.shot = ttTimerSingleShot(0.05)
-            ttTimerSingleShot(0.02, sparkle_back=self.ttse__restart)
+            self.shot = ttTimerSingleShot(0.2)
+            ttTimerSingleShot(0.05, sparkle_back=self.ttse__restart)
 
         def ttse__restart(self, info):
+            # the path under test: restarting a timer that is still running
+            seen["running when restarted"] = self.shot.running
+            seen["deadline before"] = self.shot.expire
             seen["restarted"] = monotonic()
             self.shot.restart()
+            seen["deadline after"] = self.shot.expire
 
         def ttse__on_timer(self, info):
             seen["fired"].append(monotonic())
@@ -171,9 +175,11 @@ def test_restart_starts_the_period_again():
                 self.finish()
 
     run_app(Restarter)
+    assert seen["running when restarted"], "the shot fired before the restart could reach it"
+    assert seen["deadline after"] >= seen["restarted"] + 0.2 > seen["deadline before"]
     first, second = seen["fired"]
-    assert first - seen["restarted"] >= 0.05
-    assert second - first >= 0.05
+    assert first >= seen["deadline after"]
+    assert second - first >= 0.2
 
 
 def test_change_timer_sets_a_new_period():
@@ -238,19 +244,27 @@ def test_timers_stop_when_their_tonic_finishes():
             seen["beats"] += 1
             self.finish()
 
+        def ttse__on_finished(self):
+            self.base.ttsc__short_finished()  # runs once Short has completely finished
+
     class Watcher(ttTonic):
         def ttse__on_start(self):
             Short()
-            ttTimerSingleShot(0.15, sparkle_back=self.ttse__check)
 
-        def ttse__check(self, info):
+        def ttsc__short_finished(self):
             timer = seen["timer"]
-            seen["after"] = (seen["beats"], timer.finished, timer.running,
-                             ttLedger().get_tonic_by_id(timer.id) is timer)
+            seen["at finish"] = (seen["beats"], timer.finished, timer.running,
+                                 ttLedger().get_tonic_by_id(timer.id) is timer)
+            # ten periods later, the repeat timer has still not beaten again
+            ttTimerSingleShot(0.1, sparkle_back=self.ttse__later)
+
+        def ttse__later(self, info):
+            seen["later"] = (seen["beats"], seen["timer"].running)
             self.finish()
 
     run_app(Watcher)
-    assert seen["after"] == (1, True, False, False)
+    assert seen["at finish"] == (1, True, False, False)
+    assert seen["later"] == (1, False)
 
 
 def test_bad_timer_arguments():
@@ -362,27 +376,39 @@ def test_a_timer_can_be_stopped_from_another_thread():
             self.repeat = ttTimerRepeat(0.01)
 
         def ttse__on_timer(self, info):
+            seen["worker thread"] = threading.get_ident()
             self.beats += 1
             if self.beats == 3:
                 self.controller.ttsc__stop_it(self.repeat)
 
+        def ttsc__report(self, to):
+            to.ttsc__checked(self.beats, self.repeat.running)
+
     class Controller(ttTonic):
         def ttse__on_start(self):
+            self.checks = []
             self.beeper = Beeper(self, catalyst=ttCatalyst(name="worker"))
 
         def ttsc__stop_it(self, timer):
+            seen["stopped from"] = threading.get_ident()
             timer.stop()  # runs on the main thread; the timer lives on the worker
-            self.checks = []
-            self.bind(ttTimerRepeat, 0.1, sparkle_back=self.ttse__check)
+            # queued on the worker after the stop this thread sent it: runs once it took effect
+            self.beeper.ttsc__report(self)
 
-        def ttse__check(self, info):
-            self.checks.append((self.beeper.beats, self.beeper.repeat.running))
-            if len(self.checks) == 2:
+        def ttsc__checked(self, beats, running):
+            self.checks.append((beats, running))
+            if len(self.checks) == 1:  # ten periods later, ask again
+                self.bind(ttTimerSingleShot, 0.1, sparkle_back=self.ttse__again)
+            else:
                 seen["checks"] = self.checks
                 self.beeper.finish()
                 self.finish()
 
+        def ttse__again(self, info):
+            self.beeper.ttsc__report(self)
+
     run_app(Controller)
+    assert seen["stopped from"] != seen["worker thread"]
     (beats_1, running_1), (beats_2, running_2) = seen["checks"]
     assert beats_1 == beats_2 >= 3
     assert running_1 is running_2 is False
