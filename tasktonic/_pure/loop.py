@@ -22,7 +22,8 @@ as ``WorkOrder(tonic, sparkle, args, kwargs)``. The compiled twin must match thi
   ``IndexError``); None means "nothing to run" (a completed tonic has state index -1, whose slot
   is always None, and its order is dropped with a debug line). ``current`` is the order being
   run as a ``WorkOrder`` and ``current_tonic`` its tonic (who is running, for base detection
-  and logs); both are None while the loop waits, so an idle loop keeps no arguments alive.
+  and logs); both are None while the loop waits or fires its timers, so an idle loop keeps no
+  arguments alive.
 * An ``Exception`` from a handler goes to ``on_error(tonic, entry, exc)`` and the loop goes on;
   ``BaseException`` (KeyboardInterrupt, SystemExit) leaves ``run``.
 * With nothing ready it waits until the next timer deadline or a ``push_threadsafe``, without
@@ -260,7 +261,7 @@ class SparkleLoop:
             while not self._stopped:
                 count = len(ready)
                 tracer = self.tracer
-                while count:
+                while count and not self._stopped:  # stop() ends run after this order
                     count -= 1
                     order = popleft()
                     tonic, entry, args, kwargs = order
@@ -282,6 +283,7 @@ class SparkleLoop:
                 if deadline is not None:
                     now = monotonic()
                     if deadline <= now:
+                        self._current = None  # no order runs now
                         self.fire_due(now)
                         continue
                     timeout = deadline - now
