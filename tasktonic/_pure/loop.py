@@ -260,13 +260,13 @@ class SparkleLoop:
         try:
             while not self._stopped:
                 count = len(ready)
-                tracer = self.tracer
                 while count and not self._stopped:  # stop() ends run after this order
                     count -= 1
                     order = popleft()
                     tonic, entry, args, kwargs = order
                     handler = entry.table[tonic._tt_state]
                     if handler is not None:
+                        tracer = self.tracer  # read per order: a handler may set or clear it
                         if tracer is not None:
                             tracer(tonic, entry, args, kwargs)
                         self._current = order
@@ -274,10 +274,12 @@ class SparkleLoop:
                             handler(tonic, *args, **kwargs)
                         except Exception as exc:
                             on_error(tonic, entry, exc)
-                        if extra:
-                            self.run_extra()
                     elif tonic._tt_state == -1:
                         _dropped(tonic, entry)
+                    if extra:
+                        self.run_extra()
+                # this frame must not keep the last order alive while timers fire or it waits
+                order = tonic = entry = args = kwargs = handler = tracer = None
                 deadline = timers.next_deadline()
                 timeout = None
                 if deadline is not None:
