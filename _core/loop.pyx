@@ -44,7 +44,8 @@ as ``WorkOrder(tonic, sparkle, args, kwargs)``. The compiled twin must match thi
 
 Subclasses (the selector catalyst) override ``block(timeout)`` and ``wake()`` only: ``wait``
 keeps the protocol (mark sleeping, sleep only if nothing is ready) and calls ``block``; a
-``wake`` that comes before ``block`` must make it return at once.
+``wake`` that comes before ``block`` must make it return at once (several such wakes end one
+``block`` only, like an Event that is set).
 """
 # Here the ready queue is a ring of C structs (no tuple per order), the handler is called with
 # vectorcall, and the wait is a lock acquired with the GIL released, released by ``wake``. The
@@ -73,6 +74,7 @@ cdef extern from "Python.h":
     int PyThread_acquire_lock_timed(PyThread_type_lock lock, long long microseconds,
                                     int intr_flag) nogil
     int PY_LOCK_INTR
+    int PY_LOCK_ACQUIRED
     int PyErr_CheckSignals() except -1
     object PyObject_Vectorcall(object callable, PyObject** args, size_t nargsf, PyObject* kwnames)
     object PyObject_VectorcallDict(object callable, PyObject** args, size_t nargs, PyObject* kwargs)
@@ -162,6 +164,7 @@ cdef class SparkleLoop:
         self.tracer = None
         self._on_error = on_error
         self._sleeping = False
+        self._wake_pending = False
         self._stopped = False
         self._closed = False
 
@@ -312,7 +315,11 @@ cdef class SparkleLoop:
     # -- waiting ---------------------------------------------------------------------------
     cpdef wake(self):
         """Wake a loop sleeping in ``wait``; a wake before the sleep is not lost."""
-        PyThread_release_lock(self._wakeup)
+        # One pending wake at most (an Event's set, not a semaphore's count): wakes that come
+        # before one sleep end that sleep only. The GIL orders this with block()'s reset.
+        if not self._wake_pending:
+            self._wake_pending = True
+            PyThread_release_lock(self._wakeup)
 
     cpdef wait(self, object timeout):
         """Sleep until ``wake`` or ``timeout`` seconds, unless an order is already ready."""
@@ -330,11 +337,18 @@ cdef class SparkleLoop:
         cdef double deadline = 0.0
         cdef int got
         if timeout is not None:
-            micros = <long long>(min(timeout, MAX_WAIT_MICROS / 1e6) * 1e6)
+            if timeout > 0:
+                micros = <long long>(min(timeout, MAX_WAIT_MICROS / 1e6) * 1e6)
+            else:
+                micros = 0  # already passed: take a pending wake, never sleep (a negative
+                            # count of microseconds would mean "forever" to the lock)
             deadline = monotonic() + micros / 1e6
         while True:
             with nogil:
                 got = PyThread_acquire_lock_timed(self._wakeup, micros, 1)
+            if got == PY_LOCK_ACQUIRED:
+                self._wake_pending = False  # the lock is held again: the next wake releases it
+                return
             if got != PY_LOCK_INTR:
                 return
             PyErr_CheckSignals()  # a signal (Ctrl-C) woke us: its handler may raise
@@ -380,9 +394,17 @@ cdef class SparkleLoop:
     cpdef run_extra(self):
         """Run the extra sparkles queued by the order just run (state transitions)."""
         extra = self._extra
-        while extra:
-            tonic, entry, args, kwargs = extra.popleft()
-            self._execute(tonic, entry, args, kwargs)
+        if not extra:
+            return
+        # the order that queued them is current again afterwards (a handler may call this)
+        tonic_, entry_, args_, kwargs_ = (self._cur_tonic, self._cur_entry, self._cur_args,
+                                          self._cur_kwargs)
+        try:
+            while extra:
+                tonic, entry, args, kwargs = extra.popleft()
+                self._execute(tonic, entry, args, kwargs)
+        finally:
+            self._set_current(tonic_, entry_, args_, kwargs_)
 
     cdef object _run_next(self, bint want_order):
         """Pop the next order, run it and its extras; return it as a WorkOrder when asked."""

@@ -43,7 +43,8 @@ as ``WorkOrder(tonic, sparkle, args, kwargs)``. The compiled twin must match thi
 
 Subclasses (the selector catalyst) override ``block(timeout)`` and ``wake()`` only: ``wait``
 keeps the protocol (mark sleeping, sleep only if nothing is ready) and calls ``block``; a
-``wake`` that comes before ``block`` must make it return at once.
+``wake`` that comes before ``block`` must make it return at once (several such wakes end one
+``block`` only, like an Event that is set).
 """
 from __future__ import annotations
 
