@@ -121,6 +121,8 @@ cdef inline object _kwargs(object kwargs):
 
 
 cdef inline object _handler_for(object tonic, object entry):
+    if not isinstance(entry, SparkleEntry):  # any object with a table, as in the pure twin
+        return entry.table[tonic._tt_state]
     cdef tuple table = (<SparkleEntry>entry).table
     cdef Py_ssize_t size = PyTuple_GET_SIZE(table)
     cdef Py_ssize_t state = tonic._tt_state
@@ -129,6 +131,16 @@ cdef inline object _handler_for(object tonic, object entry):
     if state < 0 or state >= size:
         raise IndexError("tuple index out of range")
     return <object>PyTuple_GET_ITEM(table, state)
+
+
+cdef inline object _as_args(object args):
+    # The ring holds a tuple (or a tuple subclass): _execute reads it with the tuple macros.
+    return args if isinstance(args, tuple) else tuple(args)
+
+
+cdef inline object _as_kwargs(object kwargs):
+    # None (no keyword arguments) or a dict: _execute reads it with the dict macros.
+    return kwargs if kwargs is None or isinstance(kwargs, dict) else dict(kwargs)
 
 
 cdef inline void _dropped(object tonic, object entry):
@@ -262,16 +274,17 @@ cdef class SparkleLoop:
         self._count -= 1
         return order
 
-    def push(self, tuple order):
+    def push(self, order):
         """Append an order from the loop's own thread."""
         tonic, entry, args, kwargs = order
-        self.push_order(tonic, entry, args, kwargs)
+        self.push_order(tonic, entry, _as_args(args), _as_kwargs(kwargs))
 
     cpdef push_threadsafe(self, object tonic, object entry, object args, object kwargs):
         """Queue an order from another thread: copy the arguments, append, wake the loop."""
         if self._closed:
             _dropped(tonic, entry)
             return
+        kwargs = _as_kwargs(kwargs)
         if kwargs is not None and PyDict_GET_SIZE(kwargs) == 0:
             kwargs = None
         if args or kwargs is not None:
@@ -280,23 +293,27 @@ cdef class SparkleLoop:
                     args, kwargs = _copy_call(<tuple>args, <dict>kwargs)
                 else:
                     args, kwargs = copy_call(args, kwargs)
+                    args = _as_args(args)
             except Exception as exc:
                 raise _copy_error(tonic, entry, exc) from exc
-            if self._closed:  # closed while the copy ran Python code
-                _dropped(tonic, entry)
-                return
+        elif not isinstance(args, tuple):
+            args = ()  # empty, and not a tuple
+        if self._closed:  # closed while Python code ran (the copy, a mapping's items)
+            _dropped(tonic, entry)
+            return
         # from the check above to the append no Python code runs: close() cannot come between
         self.push_order(tonic, entry, args, kwargs)
         if self._sleeping:
             self._sleeping = False
             self.wake()
 
-    def push_extra(self, tonic, entry, tuple args):
+    def push_extra(self, tonic, entry, args):
         """Queue a system sparkle to run right after the order being run."""
-        self._extra.append((tonic, entry, args, None))
+        self._extra.append((tonic, entry, _as_args(args), None))
 
-    def run_now(self, tonic, entry, tuple args):
+    def run_now(self, tonic, entry, args):
         """Run a sparkle now, inside the running order: routed, traced, errors handled."""
+        args = _as_args(args)
         tonic_, entry_, args_, kwargs_ = (self._cur_tonic, self._cur_entry, self._cur_args,
                                           self._cur_kwargs)
         try:
