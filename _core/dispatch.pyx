@@ -26,6 +26,7 @@ module builds them).
 
 from tasktonic._pure.dispatch import PREFIXES, describe_sparkle_method, parse_sparkle_name
 from tasktonic._pure.dispatch import build_class_sparkles as _discover
+from threading import get_ident as _get_ident
 
 from cpython.ref cimport Py_INCREF, PyObject
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE, PyTuple_New, PyTuple_SET_ITEM
@@ -64,9 +65,17 @@ cdef inline object _queue(object tonic, SparkleEntry entry, object owner, tuple 
     # kwargs is None when the call had no keyword arguments
     if type(tonic) is not owner:  # reached through super() or Base.x(self): run it now
         return entry.call_now(tonic, args, {} if kwargs is None else kwargs)
-    cdef SparkleLoop loop = <SparkleLoop?>tonic._tt_loop
-    if loop._thread_id == PyThread_get_thread_ident():
-        loop.push_order(tonic, entry, args, kwargs)
+    loop = tonic._tt_loop
+    if isinstance(loop, SparkleLoop):
+        if (<SparkleLoop>loop)._thread_id == PyThread_get_thread_ident():
+            (<SparkleLoop>loop).push_order(tonic, entry, args, kwargs)
+        else:
+            (<SparkleLoop>loop).push_threadsafe(tonic, entry, args, kwargs)
+        return None
+    # any other loop (the pure twin's, a stand-in): its public methods, as the pure twin calls them
+    kwargs = {} if kwargs is None else kwargs
+    if loop.thread_id == _get_ident():
+        loop.push((tonic, entry, args, kwargs))
     else:
         loop.push_threadsafe(tonic, entry, args, kwargs)
     return None

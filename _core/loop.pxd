@@ -37,8 +37,10 @@ cdef class SparkleLoop:
     cdef object _cur_kwargs
     cdef PyThread_type_lock _wakeup
     cdef bint _sleeping
+    cdef bint _wake_pending
     cdef bint _stopped
     cdef bint _closed
+    cdef object __weakref__
 
     cdef int push_order(self, object tonic, object entry, object args, object kwargs) except -1
     cdef int _grow(self) except -1

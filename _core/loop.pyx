@@ -23,7 +23,8 @@ as ``WorkOrder(tonic, sparkle, args, kwargs)``. The compiled twin must match thi
   ``IndexError``); None means "nothing to run" (a completed tonic has state index -1, whose slot
   is always None, and its order is dropped with a debug line). ``current`` is the order being
   run as a ``WorkOrder`` and ``current_tonic`` its tonic (who is running, for base detection
-  and logs); both are None while the loop waits, so an idle loop keeps no arguments alive.
+  and logs); both are None while the loop waits or fires its timers, so an idle loop keeps no
+  arguments alive.
 * An ``Exception`` from a handler goes to ``on_error(tonic, entry, exc)`` and the loop goes on;
   ``BaseException`` (KeyboardInterrupt, SystemExit) leaves ``run``.
 * With nothing ready it waits until the next timer deadline or a ``push_threadsafe``, without
@@ -43,7 +44,8 @@ as ``WorkOrder(tonic, sparkle, args, kwargs)``. The compiled twin must match thi
 
 Subclasses (the selector catalyst) override ``block(timeout)`` and ``wake()`` only: ``wait``
 keeps the protocol (mark sleeping, sleep only if nothing is ready) and calls ``block``; a
-``wake`` that comes before ``block`` must make it return at once.
+``wake`` that comes before ``block`` must make it return at once (several such wakes end one
+``block`` only, like an Event that is set).
 """
 # Here the ready queue is a ring of C structs (no tuple per order), the handler is called with
 # vectorcall, and the wait is a lock acquired with the GIL released, released by ``wake``. The
@@ -72,6 +74,7 @@ cdef extern from "Python.h":
     int PyThread_acquire_lock_timed(PyThread_type_lock lock, long long microseconds,
                                     int intr_flag) nogil
     int PY_LOCK_INTR
+    int PY_LOCK_ACQUIRED
     int PyErr_CheckSignals() except -1
     object PyObject_Vectorcall(object callable, PyObject** args, size_t nargsf, PyObject* kwnames)
     object PyObject_VectorcallDict(object callable, PyObject** args, size_t nargs, PyObject* kwargs)
@@ -118,6 +121,8 @@ cdef inline object _kwargs(object kwargs):
 
 
 cdef inline object _handler_for(object tonic, object entry):
+    if not isinstance(entry, SparkleEntry):  # any object with a table, as in the pure twin
+        return entry.table[tonic._tt_state]
     cdef tuple table = (<SparkleEntry>entry).table
     cdef Py_ssize_t size = PyTuple_GET_SIZE(table)
     cdef Py_ssize_t state = tonic._tt_state
@@ -126,6 +131,16 @@ cdef inline object _handler_for(object tonic, object entry):
     if state < 0 or state >= size:
         raise IndexError("tuple index out of range")
     return <object>PyTuple_GET_ITEM(table, state)
+
+
+cdef inline object _as_args(object args):
+    # The ring holds a tuple (or a tuple subclass): _execute reads it with the tuple macros.
+    return args if isinstance(args, tuple) else tuple(args)
+
+
+cdef inline object _as_kwargs(object kwargs):
+    # None (no keyword arguments) or a dict: _execute reads it with the dict macros.
+    return kwargs if kwargs is None or isinstance(kwargs, dict) else dict(kwargs)
 
 
 cdef inline void _dropped(object tonic, object entry):
@@ -161,6 +176,7 @@ cdef class SparkleLoop:
         self.tracer = None
         self._on_error = on_error
         self._sleeping = False
+        self._wake_pending = False
         self._stopped = False
         self._closed = False
 
@@ -258,16 +274,17 @@ cdef class SparkleLoop:
         self._count -= 1
         return order
 
-    def push(self, tuple order):
+    def push(self, order):
         """Append an order from the loop's own thread."""
         tonic, entry, args, kwargs = order
-        self.push_order(tonic, entry, args, kwargs)
+        self.push_order(tonic, entry, _as_args(args), _as_kwargs(kwargs))
 
     cpdef push_threadsafe(self, object tonic, object entry, object args, object kwargs):
         """Queue an order from another thread: copy the arguments, append, wake the loop."""
         if self._closed:
             _dropped(tonic, entry)
             return
+        kwargs = _as_kwargs(kwargs)
         if kwargs is not None and PyDict_GET_SIZE(kwargs) == 0:
             kwargs = None
         if args or kwargs is not None:
@@ -276,23 +293,27 @@ cdef class SparkleLoop:
                     args, kwargs = _copy_call(<tuple>args, <dict>kwargs)
                 else:
                     args, kwargs = copy_call(args, kwargs)
+                    args = _as_args(args)
             except Exception as exc:
                 raise _copy_error(tonic, entry, exc) from exc
-            if self._closed:  # closed while the copy ran Python code
-                _dropped(tonic, entry)
-                return
+        elif not isinstance(args, tuple):
+            args = ()  # empty, and not a tuple
+        if self._closed:  # closed while Python code ran (the copy, a mapping's items)
+            _dropped(tonic, entry)
+            return
         # from the check above to the append no Python code runs: close() cannot come between
         self.push_order(tonic, entry, args, kwargs)
         if self._sleeping:
             self._sleeping = False
             self.wake()
 
-    def push_extra(self, tonic, entry, tuple args):
+    def push_extra(self, tonic, entry, args):
         """Queue a system sparkle to run right after the order being run."""
-        self._extra.append((tonic, entry, args, None))
+        self._extra.append((tonic, entry, _as_args(args), None))
 
-    def run_now(self, tonic, entry, tuple args):
+    def run_now(self, tonic, entry, args):
         """Run a sparkle now, inside the running order: routed, traced, errors handled."""
+        args = _as_args(args)
         tonic_, entry_, args_, kwargs_ = (self._cur_tonic, self._cur_entry, self._cur_args,
                                           self._cur_kwargs)
         try:
@@ -311,7 +332,11 @@ cdef class SparkleLoop:
     # -- waiting ---------------------------------------------------------------------------
     cpdef wake(self):
         """Wake a loop sleeping in ``wait``; a wake before the sleep is not lost."""
-        PyThread_release_lock(self._wakeup)
+        # One pending wake at most (an Event's set, not a semaphore's count): wakes that come
+        # before one sleep end that sleep only. The GIL orders this with block()'s reset.
+        if not self._wake_pending:
+            self._wake_pending = True
+            PyThread_release_lock(self._wakeup)
 
     cpdef wait(self, object timeout):
         """Sleep until ``wake`` or ``timeout`` seconds, unless an order is already ready."""
@@ -329,11 +354,18 @@ cdef class SparkleLoop:
         cdef double deadline = 0.0
         cdef int got
         if timeout is not None:
-            micros = <long long>(min(timeout, MAX_WAIT_MICROS / 1e6) * 1e6)
+            if timeout > 0:
+                micros = <long long>(min(timeout, MAX_WAIT_MICROS / 1e6) * 1e6)
+            else:
+                micros = 0  # already passed: take a pending wake, never sleep (a negative
+                            # count of microseconds would mean "forever" to the lock)
             deadline = monotonic() + micros / 1e6
         while True:
             with nogil:
                 got = PyThread_acquire_lock_timed(self._wakeup, micros, 1)
+            if got == PY_LOCK_ACQUIRED:
+                self._wake_pending = False  # the lock is held again: the next wake releases it
+                return
             if got != PY_LOCK_INTR:
                 return
             PyErr_CheckSignals()  # a signal (Ctrl-C) woke us: its handler may raise
@@ -379,9 +411,17 @@ cdef class SparkleLoop:
     cpdef run_extra(self):
         """Run the extra sparkles queued by the order just run (state transitions)."""
         extra = self._extra
-        while extra:
-            tonic, entry, args, kwargs = extra.popleft()
-            self._execute(tonic, entry, args, kwargs)
+        if not extra:
+            return
+        # the order that queued them is current again afterwards (a handler may call this)
+        tonic_, entry_, args_, kwargs_ = (self._cur_tonic, self._cur_entry, self._cur_args,
+                                          self._cur_kwargs)
+        try:
+            while extra:
+                tonic, entry, args, kwargs = extra.popleft()
+                self._execute(tonic, entry, args, kwargs)
+        finally:
+            self._set_current(tonic_, entry_, args_, kwargs_)
 
     cdef object _run_next(self, bint want_order):
         """Pop the next order, run it and its extras; return it as a WorkOrder when asked."""
@@ -422,7 +462,7 @@ cdef class SparkleLoop:
         try:
             while not self._stopped:
                 count = self._count
-                while count > 0:
+                while count > 0 and not self._stopped:  # stop() ends run after this order
                     count -= 1
                     self._run_next(False)
                 timeout = None
@@ -430,6 +470,7 @@ cdef class SparkleLoop:
                 if deadline is not None:
                     now = monotonic()
                     if deadline <= now:
+                        self._set_current(None, None, None, None)  # no order runs now
                         self.fire_due(now)
                         continue
                     timeout = deadline - now

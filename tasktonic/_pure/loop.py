@@ -22,7 +22,8 @@ as ``WorkOrder(tonic, sparkle, args, kwargs)``. The compiled twin must match thi
   ``IndexError``); None means "nothing to run" (a completed tonic has state index -1, whose slot
   is always None, and its order is dropped with a debug line). ``current`` is the order being
   run as a ``WorkOrder`` and ``current_tonic`` its tonic (who is running, for base detection
-  and logs); both are None while the loop waits, so an idle loop keeps no arguments alive.
+  and logs); both are None while the loop waits or fires its timers, so an idle loop keeps no
+  arguments alive.
 * An ``Exception`` from a handler goes to ``on_error(tonic, entry, exc)`` and the loop goes on;
   ``BaseException`` (KeyboardInterrupt, SystemExit) leaves ``run``.
 * With nothing ready it waits until the next timer deadline or a ``push_threadsafe``, without
@@ -42,7 +43,8 @@ as ``WorkOrder(tonic, sparkle, args, kwargs)``. The compiled twin must match thi
 
 Subclasses (the selector catalyst) override ``block(timeout)`` and ``wake()`` only: ``wait``
 keeps the protocol (mark sleeping, sleep only if nothing is ready) and calls ``block``; a
-``wake`` that comes before ``block`` must make it return at once.
+``wake`` that comes before ``block`` must make it return at once (several such wakes end one
+``block`` only, like an Event that is set).
 """
 from __future__ import annotations
 
@@ -259,13 +261,13 @@ class SparkleLoop:
         try:
             while not self._stopped:
                 count = len(ready)
-                tracer = self.tracer
-                while count:
+                while count and not self._stopped:  # stop() ends run after this order
                     count -= 1
                     order = popleft()
                     tonic, entry, args, kwargs = order
                     handler = entry.table[tonic._tt_state]
                     if handler is not None:
+                        tracer = self.tracer  # read per order: a handler may set or clear it
                         if tracer is not None:
                             tracer(tonic, entry, args, kwargs)
                         self._current = order
@@ -273,15 +275,18 @@ class SparkleLoop:
                             handler(tonic, *args, **kwargs)
                         except Exception as exc:
                             on_error(tonic, entry, exc)
-                        if extra:
-                            self.run_extra()
                     elif tonic._tt_state == -1:
                         _dropped(tonic, entry)
+                    if extra:
+                        self.run_extra()
+                # this frame must not keep the last order alive while timers fire or it waits
+                order = tonic = entry = args = kwargs = handler = tracer = None
                 deadline = timers.next_deadline()
                 timeout = None
                 if deadline is not None:
                     now = monotonic()
                     if deadline <= now:
+                        self._current = None  # no order runs now
                         self.fire_due(now)
                         continue
                     timeout = deadline - now
