@@ -481,17 +481,6 @@ def test_deep_nesting_raises_recursion_error_not_a_crash(ccopy):
         ccopy.copy_value(deep)
 
 
-def test_copy_call_is_fast(ccopy):
-    """Not a benchmark (see bench/): a guard that the fast paths are taken at all."""
-    import timeit
-    payload = {"device": "dev-0042", "ts": 1732450000.123,
-               "readings": [20.5, 21.0, 19.8, 22.1, 20.0, 20.7, 21.3, 19.9],
-               "tags": ["a", "b", "c"]}
-    compiled = min(timeit.repeat(lambda: ccopy.copy_call((payload,), {}), number=2000, repeat=5))
-    pure = min(timeit.repeat(lambda: pure_copy.copy_call((payload,), {}), number=2000, repeat=5))
-    assert compiled * 2 < pure
-
-
 # == the timer heap ==========================================================================
 
 deadlines = st.one_of(
