@@ -323,7 +323,12 @@ def assert_same_copies(original: Any, a: Any, b: Any) -> None:
 
 def _memo_view(log: list, known: set) -> list:
     """The Spy log with the memo's own id normalised and temporaries of copy.deepcopy
-    (objects not in the payload, such as the list a set's ``__reduce__`` builds) left out."""
+    (objects not in the payload, such as the list a set's ``__reduce__`` builds) left out.
+
+    ``known`` must hold the ids of objects alive during the whole copy (take them before the
+    copy, from roots kept alive): a temporary of copy.deepcopy dies with the memo, and an
+    object made after the copy may get its address, hence its id.
+    """
     view = []
     for memo_id, keys, keep in log:
         view.append((sorted(k for k in keys if k in known), sorted(k for k in keep if k in known),
@@ -360,6 +365,8 @@ def test_copy_call_parity(ccopy, args, kwargs, share):
     if share and args and kwargs:                  # one object in args and in kwargs
         kwargs[next(iter(kwargs))] = args[0]
     args = tuple(args)
+    roots = [args, kwargs]               # a local: alive until the end (see _memo_view)
+    known = {id(n) for n in _nodes(roots)}
     (a_args, a_kwargs), (b_args, b_kwargs), (log_a, log_b) = _run_twins(
         "copy_call", ccopy, args, kwargs)
     assert type(b_args) is tuple and type(b_kwargs) is dict
@@ -369,7 +376,6 @@ def test_copy_call_parity(ccopy, args, kwargs, share):
     # args and kwargs share one memo: compare all their values as one structure
     assert_same_copies([*args, *kwargs.values()], [*a_args, *a_kwargs.values()],
                        [*b_args, *b_kwargs.values()])
-    known = {id(n) for n in _nodes([args, kwargs])}
     assert _memo_view(log_a, known) == _memo_view(log_b, known)
 
 
@@ -416,6 +422,8 @@ def test_dict_values_are_copied_before_their_keys(ccopy):
     shared = [1]
     key_spy, value_spy = Spy(shared), Spy([2, shared])
     payload = {key_spy: value_spy, "plain": shared}
+    roots = [payload, key_spy]           # a local: alive until the end (see _memo_view)
+    known = {id(n) for n in _nodes(roots)}
     logs = []
     for module in (pure_copy, ccopy):
         Spy.log = []
@@ -426,7 +434,6 @@ def test_dict_values_are_copied_before_their_keys(ccopy):
             Spy.log = None
         ((new_key, new_value),) = [(k, v) for k, v in result.items() if k != "plain"]
         assert new_key.ref is result["plain"] is new_value.ref[1]
-    known = {id(n) for n in _nodes([payload, key_spy])}
     assert _memo_view(logs[0], known) == _memo_view(logs[1], known)
     assert len(logs[0]) == 2 and len(logs[0][0][1]) < len(logs[0][1][1])
 
