@@ -55,9 +55,10 @@ compiled twin none), so a copy started 200 frames deep calls ``copy.deepcopy`` a
 #   it is already in the memo and a ``__deepcopy__`` may look at it half-built.
 # * A tuple is filled in place (PyTuple_New + PyTuple_SET_ITEM) while untracked by the GC,
 #   so no Python code can reach it with empty slots; it enters the memo only when complete.
-# * Depth: every copy function gets the level of what it copies as a C int, and
-#   ``_copy_inner`` raises the pure twin's RecursionError beyond MAX_DEPTH, at the same point
-#   of the algorithm (after the atomic test, before the memo lookup). Recursion into
+# * Depth: the levels travel as C ints (``_copy_inner`` and ``_copy_tuple_items`` get the
+#   level of what they copy, the dict, list, set and frozenset copies that of the items),
+#   and ``_copy_inner`` raises the pure twin's RecursionError beyond MAX_DEPTH, at the same
+#   point of the algorithm (after the atomic test, before the memo lookup). Recursion into
 #   containers also goes through Py_EnterRecursiveCall, so a copy started with hardly any
 #   stack left raises RecursionError instead of crashing. Py_EnterRecursiveCall returns
 #   nonzero (1, not -1) on failure: ``_enter`` turns that into Cython's ``except -1``, and
@@ -405,8 +406,9 @@ cdef object _copy_list(list obj, _Memo* m, int inner):
 
 
 cdef object _copy_tuple_items(tuple obj, _Memo* m, int depth):
-    """The pure twin's ``_copy_tuple`` after its memo lookup (done by the caller): ``obj`` is
-    at level ``depth`` (0: the arguments of a call), its items one level deeper."""
+    """The tuple branch of the pure twin's ``_copy_inner`` (the caller did the depth test and
+    the memo lookup): ``obj`` is at level ``depth`` (0: the arguments of a call), its items
+    one level deeper."""
     cdef Py_ssize_t i, j
     cdef Py_ssize_t n = PyTuple_GET_SIZE(obj)
     cdef bint changed = False
