@@ -4,10 +4,17 @@
 PYTHON ?= python3
 VENV   ?= .venv
 
+# CPython versions `make test-pythons` runs the suite on, each in its own venv (.venv-X.Y);
+# versions in SKIP_PYTHONS are left out (.ci/run skips the one it has just tested).
+PYTHONS      ?= 3.10 3.11 3.12 3.13
+SKIP_PYTHONS ?=
+# What an interpreter says it is: "CPython 3.12", say.
+PY_ID := import platform, sys; print(platform.python_implementation(), '%d.%d' % sys.version_info[:2])
+
 VPY   := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: all demo test bench clean
+.PHONY: all demo test test-pythons bench clean
 
 all: test
 
@@ -19,10 +26,11 @@ $(STAMP): pyproject.toml setup.py $(wildcard _core/*.pyx _core/*.pxd)
 	$(VPY) -m pip install --quiet --upgrade pip
 	$(VPY) -m pip install --quiet --upgrade 'Cython>=3.0.10' 'setuptools>=77' wheel
 	$(VPY) -m pip install --quiet --no-build-isolation -e '.[test]'
-	@if ls tasktonic/_core/*.so >/dev/null 2>&1; then \
-		echo "tasktonic: compiled core built"; \
+	@suffix="$$($(VPY) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')"; \
+	if ls tasktonic/_core/*"$$suffix" >/dev/null 2>&1; then \
+		echo "tasktonic: compiled core built (*$$suffix)"; \
 	else \
-		echo "tasktonic: no compiled core in tasktonic/_core/ (pure-Python runtime)"; \
+		echo "tasktonic: no compiled core for this interpreter in tasktonic/_core/ (pure-Python runtime)"; \
 	fi
 	@touch $@
 
@@ -37,6 +45,35 @@ test: $(STAMP)
 	@echo "== tasktonic suite: pure-Python twins =="
 	TASKTONIC_NO_EXTENSIONS=1 $(VPY) -m pytest -q
 
+# `make test` once per version in PYTHONS (minus SKIP_PYTHONS), each with VENV=.venv-X.Y so
+# the versions never clobber one another or the default .venv (the compiled modules of the
+# versions sit side by side in tasktonic/_core/, one file name per interpreter). The
+# interpreter of X.Y: the newest pyenv build `pyenv root`/versions/X.Y.N when pyenv is there,
+# else pythonX.Y on PATH; a version with neither is skipped with a message. Every version
+# found runs; the target fails if any of them failed.
+test-pythons:
+	@root="$$(pyenv root 2>/dev/null || true)"; passed=""; failed=""; skipped=""; \
+	for v in $(filter-out $(SKIP_PYTHONS),$(PYTHONS)); do \
+		py=""; \
+		if [ -n "$$root" ]; then \
+			dir="$$(ls -d "$$root/versions/$$v".* 2>/dev/null | grep -E "/$$v\.[0-9]+$$" | sort -V | tail -n 1)"; \
+			if [ -n "$$dir" ] && [ -x "$$dir/bin/python$$v" ]; then py="$$dir/bin/python$$v"; fi; \
+		fi; \
+		if [ -z "$$py" ]; then py="$$(command -v "python$$v" 2>/dev/null || true)"; fi; \
+		if [ -z "$$py" ] || [ "$$("$$py" -c "$(PY_ID)" 2>/dev/null)" != "CPython $$v" ]; then \
+			echo "== test-pythons: CPython $$v not found (pyenv, python$$v on PATH): skipped =="; \
+			skipped="$$skipped $$v"; continue; \
+		fi; \
+		echo "== test-pythons: CPython $$v: $$py (VENV=.venv-$$v) =="; \
+		if $(MAKE) --no-print-directory test PYTHON="$$py" VENV=".venv-$$v"; then \
+			passed="$$passed $$v"; \
+		else \
+			failed="$$failed $$v"; \
+		fi; \
+	done; \
+	echo "== test-pythons: passed:$${passed:- none}; failed:$${failed:- none}; skipped:$${skipped:- none} =="; \
+	test -z "$$failed"
+
 bench: $(STAMP)
 	$(VPY) -m pip install --quiet 'uvloop>=0.19' || echo "bench: no uvloop, its column stays n/a"
 	$(VPY) -m bench
@@ -45,4 +82,4 @@ clean:
 	rm -rf build dist wheelhouse *.egg-info
 	rm -f _core/*.c _core/*.html
 	rm -f tasktonic/_core/*.so tasktonic/_core/*.pyd
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(PYTHONS:%=.venv-%)

@@ -17,6 +17,19 @@ these rules exactly:
 
 Only exact built-in types take the fast paths; subclasses (OrderedDict, defaultdict, ...) go
 to ``copy.deepcopy`` so their own copy semantics are honoured.
+
+Nesting is limited to ``MAX_DEPTH`` (100) levels, counted by the copier itself, so the limit
+is the same whatever the interpreter, its version, its recursion limit or the depth of the
+caller's stack. An argument (of ``copy_call``, or the object given to ``copy_value``) is at
+level 1; the items, keys and values of a dict, list, tuple, set or frozenset are one level
+deeper than their container. Any value other than an immutable scalar found deeper than
+``MAX_DEPTH`` (a container, an object passed by reference, one already in the memo, one that
+would go to ``copy.deepcopy``) raises ``RecursionError("tasktonic copier: the argument is
+nested deeper than 100 levels (MAX_DEPTH)")`` before it is looked at. So an object handed to
+``copy.deepcopy`` is one level, where it is found; inside it ``copy.deepcopy`` recurses on its
+own, under the interpreter's recursion limit. A level costs the pure twin one Python frame (the
+compiled twin none), so a copy started 200 frames deep calls ``copy.deepcopy`` at most about
+305 frames deep, which leaves it some 700 frames of the default recursion limit (1000).
 """
 # Implementation notes (not part of the contract above, which is shared with the pure twin):
 #
@@ -42,8 +55,14 @@ to ``copy.deepcopy`` so their own copy semantics are honoured.
 #   it is already in the memo and a ``__deepcopy__`` may look at it half-built.
 # * A tuple is filled in place (PyTuple_New + PyTuple_SET_ITEM) while untracked by the GC,
 #   so no Python code can reach it with empty slots; it enters the memo only when complete.
-# * Recursion into containers goes through Py_EnterRecursiveCall, so a deeply nested payload
-#   raises RecursionError (as the pure twin does, at another depth) instead of crashing.
+# * Depth: the levels travel as C ints (``_copy_inner`` and ``_copy_tuple_items`` get the
+#   level of what they copy, the dict, list, set and frozenset copies that of the items),
+#   and ``_copy_inner`` raises the pure twin's RecursionError beyond MAX_DEPTH, at the same
+#   point of the algorithm (after the atomic test, before the memo lookup). Recursion into
+#   containers also goes through Py_EnterRecursiveCall, so a copy started with hardly any
+#   stack left raises RecursionError instead of crashing. Py_EnterRecursiveCall returns
+#   nonzero (1, not -1) on failure: ``_enter`` turns that into Cython's ``except -1``, and
+#   Py_LeaveRecursiveCall runs only after a successful enter.
 from cpython.object cimport PyObject, PyTypeObject, Py_TYPE, PyCallable_Check
 from cpython.ref cimport Py_INCREF, Py_DECREF
 from cpython.dict cimport PyDict_Next, PyDict_GetItemWithError, PyDict_SetItem, PyDict_Size
@@ -56,13 +75,22 @@ from cpython.long cimport PyLong_FromVoidPtr
 import copy as _copy
 
 cdef extern from "Python.h":
-    int Py_EnterRecursiveCall(const char *where) except -1
+    int Py_EnterRecursiveCall(const char *where) noexcept   # nonzero (exception set) on failure
     void Py_LeaveRecursiveCall()
     void PyObject_GC_Track(void *op)
     void PyObject_GC_UnTrack(void *op)
     object PyFrozenSet_New(object iterable)
 
-__all__ = ["copy_call", "copy_value"]
+__all__ = ["MAX_DEPTH", "copy_call", "copy_value"]
+
+cdef enum:
+    _MAX_DEPTH = 100
+
+#: The deepest level the copier accepts (see the module docstring).
+MAX_DEPTH = _MAX_DEPTH
+
+_TOO_DEEP = (f"tasktonic copier: the argument is nested deeper than {MAX_DEPTH} levels "
+             "(MAX_DEPTH)")
 
 _ATOMIC = frozenset((type(None), bool, int, float, complex, str, bytes, range,
                      type(Ellipsis), type(NotImplemented)))
@@ -97,6 +125,13 @@ cdef inline bint _atomic_type(PyTypeObject* t) noexcept:
 
 cdef inline bint _atomic(object o) noexcept:
     return _atomic_type(Py_TYPE(o))
+
+
+cdef inline int _enter(const char* where) except -1:
+    """Py_EnterRecursiveCall with Cython's error convention."""
+    if Py_EnterRecursiveCall(where):
+        return -1
+    return 0
 
 
 def _check_atomic_types():
@@ -226,7 +261,7 @@ def copy_value(obj, memo=None):
     try:
         if memo is not None:
             _memo_use_dict(&m, <dict>memo)
-        return _copy_inner(obj, &m)
+        return _copy_inner(obj, &m, 1)
     finally:
         _memo_release(&m)
 
@@ -267,7 +302,8 @@ cdef object _copy_call(tuple args, dict kwargs):
     try:
         if args:
             # The memo is empty: the pure twin's lookup of ``args`` in it always misses.
-            args = _copy_tuple_items(args, &m)
+            # The arguments are at level 1, so ``args`` itself counts as level 0.
+            args = _copy_tuple_items(args, &m, 0)
         if kwargs:
             new_kwargs = {}
             n = PyDict_Size(kwargs)
@@ -276,7 +312,7 @@ cdef object _copy_call(tuple args, dict kwargs):
                 key = <object>kp
                 value = <object>vp
                 if not _atomic(value):
-                    value = _copy_inner(value, &m)
+                    value = _copy_inner(value, &m, 1)
                 PyDict_SetItem(new_kwargs, key, value)
                 if PyDict_Size(kwargs) != n:
                     raise RuntimeError("dictionary changed size during iteration")
@@ -286,22 +322,25 @@ cdef object _copy_call(tuple args, dict kwargs):
     return args, kwargs
 
 
-cdef object _copy_inner(object obj, _Memo* m):
-    """Copy a non-atomic ``obj`` (the callers have done the atomic test)."""
+cdef object _copy_inner(object obj, _Memo* m, int depth):
+    """Copy a non-atomic ``obj`` found at level ``depth`` (the callers did the atomic test)."""
     cdef PyTypeObject* t = Py_TYPE(obj)
-    cdef PyObject* found = _lookup(m, obj)
+    cdef PyObject* found
+    if depth > _MAX_DEPTH:
+        raise RecursionError(_TOO_DEEP)
+    found = _lookup(m, obj)
     if found is not NULL:
         return <object>found
     if t == _T_DICT:
-        return _copy_dict(<dict>obj, m)
+        return _copy_dict(<dict>obj, m, depth + 1)
     if t == _T_LIST:
-        return _copy_list(<list>obj, m)
+        return _copy_list(<list>obj, m, depth + 1)
     if t == _T_TUPLE:
-        return _copy_tuple_items(<tuple>obj, m)
+        return _copy_tuple_items(<tuple>obj, m, depth)
     if t == _T_SET:
-        return _copy_set(<set>obj, m)
+        return _copy_set(<set>obj, m, depth + 1)
     if t == _T_FROZENSET:
-        return _copy_frozenset(obj, m)
+        return _copy_frozenset(obj, m, depth + 1)
     if getattr(<object>t, "_tt_by_reference", False) or PyCallable_Check(obj):
         return obj
     if m.memo is NULL:
@@ -309,7 +348,8 @@ cdef object _copy_inner(object obj, _Memo* m):
     return _copy.deepcopy(obj, <object>m.memo)
 
 
-cdef object _copy_dict(dict obj, _Memo* m):
+cdef object _copy_dict(dict obj, _Memo* m, int inner):
+    """Copy a dict whose keys and values are at level ``inner``."""
     cdef dict result = {}
     cdef Py_ssize_t pos = 0
     cdef Py_ssize_t size
@@ -317,16 +357,16 @@ cdef object _copy_dict(dict obj, _Memo* m):
     cdef PyObject* vp
     cdef object k, v
     _remember(m, obj, result)
-    Py_EnterRecursiveCall(" while copying a dict")
+    _enter(" while copying a dict")
     try:
         size = PyDict_Size(obj)
         while PyDict_Next(obj, &pos, &kp, &vp):
             k = <object>kp      # owned references: the copies below may run Python code
             v = <object>vp
             if not _atomic(v):  # ``result[k] = v`` evaluates ``v`` first
-                v = _copy_inner(v, m)
+                v = _copy_inner(v, m, inner)
             if not _atomic(k):
-                k = _copy_inner(k, m)
+                k = _copy_inner(k, m, inner)
             PyDict_SetItem(result, k, v)
             if PyDict_Size(obj) != size:
                 raise RuntimeError("dictionary changed size during iteration")
@@ -335,7 +375,8 @@ cdef object _copy_dict(dict obj, _Memo* m):
     return result
 
 
-cdef object _copy_list(list obj, _Memo* m):
+cdef object _copy_list(list obj, _Memo* m, int inner):
+    """Copy a list whose items are at level ``inner``."""
     cdef Py_ssize_t i
     cdef Py_ssize_t n = PyList_GET_SIZE(obj)
     cdef list result
@@ -350,13 +391,13 @@ cdef object _copy_list(list obj, _Memo* m):
         return result
     result = []
     _remember(m, obj, result)
-    Py_EnterRecursiveCall(" while copying a list")
+    _enter(" while copying a list")
     try:
         i = 0
         while i < PyList_GET_SIZE(obj):   # re-read, like the list iterator of the pure twin
             v = <object>PyList_GET_ITEM(obj, i)
             if not _atomic(v):
-                v = _copy_inner(v, m)
+                v = _copy_inner(v, m, inner)
             PyList_Append(result, v)
             i += 1
     finally:
@@ -364,8 +405,10 @@ cdef object _copy_list(list obj, _Memo* m):
     return result
 
 
-cdef object _copy_tuple_items(tuple obj, _Memo* m):
-    """The pure twin's ``_copy_tuple`` after its memo lookup (done by the caller)."""
+cdef object _copy_tuple_items(tuple obj, _Memo* m, int depth):
+    """The tuple branch of the pure twin's ``_copy_inner`` (the caller did the depth test and
+    the memo lookup): ``obj`` is at level ``depth`` (0: the arguments of a call), its items
+    one level deeper."""
     cdef Py_ssize_t i, j
     cdef Py_ssize_t n = PyTuple_GET_SIZE(obj)
     cdef bint changed = False
@@ -379,7 +422,7 @@ cdef object _copy_tuple_items(tuple obj, _Memo* m):
         return obj          # nothing inside needs copying (also the empty tuple)
     result = PyTuple_New(n)
     PyObject_GC_UnTrack(<void*>result)     # invisible to gc.get_objects() while half-filled
-    Py_EnterRecursiveCall(" while copying a tuple")
+    _enter(" while copying a tuple")
     try:
         for j in range(i):
             item = <object>PyTuple_GET_ITEM(obj, j)
@@ -390,7 +433,7 @@ cdef object _copy_tuple_items(tuple obj, _Memo* m):
             if _atomic(item):
                 dup = item
             else:
-                dup = _copy_inner(item, m)
+                dup = _copy_inner(item, m, depth + 1)
                 if dup is not item:
                     changed = True
             Py_INCREF(dup)
@@ -408,22 +451,24 @@ cdef object _copy_tuple_items(tuple obj, _Memo* m):
     return result
 
 
-cdef object _copy_set(set obj, _Memo* m):
+cdef object _copy_set(set obj, _Memo* m, int inner):
+    """Copy a set whose items are at level ``inner``."""
     cdef set result = set()
     cdef object v
     _remember(m, obj, result)
-    Py_EnterRecursiveCall(" while copying a set")
+    _enter(" while copying a set")
     try:
         for v in obj:       # Cython's set iteration raises if the set changes size
             if not _atomic(v):
-                v = _copy_inner(v, m)
+                v = _copy_inner(v, m, inner)
             PySet_Add(result, v)
     finally:
         Py_LeaveRecursiveCall()
     return result
 
 
-cdef object _copy_frozenset(object obj, _Memo* m):
+cdef object _copy_frozenset(object obj, _Memo* m, int inner):
+    """Copy a frozenset whose items are at level ``inner``."""
     cdef list items
     cdef bint changed = False
     cdef object v, dup
@@ -433,13 +478,13 @@ cdef object _copy_frozenset(object obj, _Memo* m):
     else:
         return obj          # nothing inside needs copying
     items = []
-    Py_EnterRecursiveCall(" while copying a frozenset")
+    _enter(" while copying a frozenset")
     try:
         for v in obj:
             if _atomic(v):
                 dup = v
             else:
-                dup = _copy_inner(v, m)
+                dup = _copy_inner(v, m, inner)
                 if dup is not v:
                     changed = True
             PyList_Append(items, dup)

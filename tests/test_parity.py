@@ -13,8 +13,10 @@ import math
 import os
 import random
 import re
+import sys
+from functools import partial
 from types import ModuleType
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -57,10 +59,19 @@ def cheap() -> ModuleType:
 
 # == same public API, signatures and docstrings (cytoolz test_embedded_sigs style) ========
 
+def _clean(doc: str | None) -> str | None:
+    """A docstring as ``inspect.cleandoc`` leaves it.
+
+    CPython 3.13 strips the common indentation of the docstrings it compiles; Cython keeps
+    them as written. Cleaned, the docstrings of both twins compare on every version.
+    """
+    return None if doc is None else inspect.cleandoc(doc)
+
+
 def _doc_parts(doc: str | None) -> tuple[str, str]:
     """A module docstring as (title without its "(... twin of ...)" note, the rest)."""
     assert doc, "missing module docstring"
-    title, _, rest = doc.partition("\n")
+    title, _, rest = _clean(doc).partition("\n")
     return re.sub(r"\s*\((pure|compiled) twin of [^)]*\)", "", title), rest
 
 
@@ -97,14 +108,15 @@ def assert_same_api(names: list[str]) -> None:
             if not callable(p_obj):  # a constant: dispatch.PREFIXES, loop.FINISHED_LOOP
                 assert _comparable(c_obj) == _comparable(p_obj), where
                 continue
-            assert c_obj.__doc__ == p_obj.__doc__, f"{where}: docstrings differ"
+            assert _clean(c_obj.__doc__) == _clean(p_obj.__doc__), f"{where}: docstrings differ"
             if inspect.isclass(p_obj):
                 assert inspect.isclass(c_obj), where
                 methods = _public_methods(p_obj)
                 assert _public_methods(c_obj) == methods, f"{where}: public methods differ"
                 for method in methods:
                     p_meth, c_meth = getattr(p_obj, method), getattr(c_obj, method)
-                    assert c_meth.__doc__ == p_meth.__doc__, f"{where}.{method}: docstrings"
+                    assert _clean(c_meth.__doc__) == _clean(p_meth.__doc__), (
+                        f"{where}.{method}: docstrings")
                     assert _parameters(c_meth) == _parameters(p_meth), f"{where}.{method}"
                 assert hasattr(c_obj, "__len__") == hasattr(p_obj, "__len__"), where
             else:
@@ -139,7 +151,7 @@ class Spy:
     def __init__(self, ref: Any) -> None:
         self.ref = ref
 
-    def __deepcopy__(self, memo: dict) -> "Spy":
+    def __deepcopy__(self, memo: dict) -> Spy:
         if Spy.log is not None:
             Spy.log.append((id(memo), list(memo), [id(o) for o in memo.get(id(memo), [])]))
         return Spy(_copy.deepcopy(self.ref, memo))
@@ -311,7 +323,12 @@ def assert_same_copies(original: Any, a: Any, b: Any) -> None:
 
 def _memo_view(log: list, known: set) -> list:
     """The Spy log with the memo's own id normalised and temporaries of copy.deepcopy
-    (objects not in the payload, such as the list a set's ``__reduce__`` builds) left out."""
+    (objects not in the payload, such as the list a set's ``__reduce__`` builds) left out.
+
+    ``known`` must hold the ids of objects alive during the whole copy (take them before the
+    copy, from roots kept alive): a temporary of copy.deepcopy dies with the memo, and an
+    object made after the copy may get its address, hence its id.
+    """
     view = []
     for memo_id, keys, keep in log:
         view.append((sorted(k for k in keys if k in known), sorted(k for k in keep if k in known),
@@ -348,6 +365,8 @@ def test_copy_call_parity(ccopy, args, kwargs, share):
     if share and args and kwargs:                  # one object in args and in kwargs
         kwargs[next(iter(kwargs))] = args[0]
     args = tuple(args)
+    roots = [args, kwargs]               # a local: alive until the end (see _memo_view)
+    known = {id(n) for n in _nodes(roots)}
     (a_args, a_kwargs), (b_args, b_kwargs), (log_a, log_b) = _run_twins(
         "copy_call", ccopy, args, kwargs)
     assert type(b_args) is tuple and type(b_kwargs) is dict
@@ -357,7 +376,6 @@ def test_copy_call_parity(ccopy, args, kwargs, share):
     # args and kwargs share one memo: compare all their values as one structure
     assert_same_copies([*args, *kwargs.values()], [*a_args, *a_kwargs.values()],
                        [*b_args, *b_kwargs.values()])
-    known = {id(n) for n in _nodes([args, kwargs])}
     assert _memo_view(log_a, known) == _memo_view(log_b, known)
 
 
@@ -404,6 +422,8 @@ def test_dict_values_are_copied_before_their_keys(ccopy):
     shared = [1]
     key_spy, value_spy = Spy(shared), Spy([2, shared])
     payload = {key_spy: value_spy, "plain": shared}
+    roots = [payload, key_spy]           # a local: alive until the end (see _memo_view)
+    known = {id(n) for n in _nodes(roots)}
     logs = []
     for module in (pure_copy, ccopy):
         Spy.log = []
@@ -414,7 +434,6 @@ def test_dict_values_are_copied_before_their_keys(ccopy):
             Spy.log = None
         ((new_key, new_value),) = [(k, v) for k, v in result.items() if k != "plain"]
         assert new_key.ref is result["plain"] is new_value.ref[1]
-    known = {id(n) for n in _nodes([payload, key_spy])}
     assert _memo_view(logs[0], known) == _memo_view(logs[1], known)
     assert len(logs[0]) == 2 and len(logs[0][0][1]) < len(logs[0][1][1])
 
@@ -471,16 +490,296 @@ def test_deep_nesting_raises_recursion_error_not_a_crash(ccopy):
         ccopy.copy_value(deep)
 
 
-def test_copy_call_is_fast(ccopy):
-    """Not a benchmark (see bench/): a guard that the fast paths are taken at all."""
-    import timeit
-    payload = {"device": "dev-0042", "ts": 1732450000.123,
-               "readings": [20.5, 21.0, 19.8, 22.1, 20.0, 20.7, 21.3, 19.9],
-               "tags": ["a", "b", "c"]}
-    compiled = min(timeit.repeat(lambda: ccopy.copy_call((payload,), {}), number=2000, repeat=5))
-    pure = min(timeit.repeat(lambda: pure_copy.copy_call((payload,), {}), number=2000, repeat=5))
-    assert compiled * 2 < pure
+# == nesting depth ===========================================================================
+# The contract (module docstring of tasktonic/_pure/copy.py): an argument is level 1, what a
+# container holds is one level deeper, and any non-atomic value deeper than MAX_DEPTH raises
+# RecursionError with the message below, in both twins, whatever the interpreter's stack.
 
+MAX_DEPTH = pure_copy.MAX_DEPTH
+TOO_DEEP = (f"tasktonic copier: the argument is nested deeper than {MAX_DEPTH} levels "
+            "(MAX_DEPTH)")
+
+#: How each kind of container wraps a value in one more level.
+WRAP = {
+    "list": lambda x: [x],
+    "tuple": lambda x: (x,),
+    "dict": lambda x: {"k": x},
+    "dict key": lambda x: {x: "v"},
+    "set": lambda x: {x},
+    "frozenset": lambda x: frozenset((x,)),
+}
+#: The kinds that need a hashable value inside, and the hashable kinds.
+NEEDS_HASHABLE = ("dict key", "set", "frozenset")
+HASHABLE = ("tuple", "frozenset")
+
+
+def nest(kinds: list, leaf: Any) -> Any:
+    """``leaf`` inside one container per kind, ``kinds[0]`` outermost."""
+    value = leaf
+    for kind in reversed(kinds):
+        value = WRAP[kind](value)
+    return value
+
+
+def levels(kinds: list, leaf: Any) -> int:
+    """Levels by the contract: one per container, one more for a leaf that is not atomic."""
+    return len(kinds) + (type(leaf) not in pure_copy._ATOMIC)
+
+
+def _mixed(n: int) -> list:
+    return (["list", "dict", "tuple"] * n)[:n]
+
+
+#: name -> (kinds, leaf) with ``depth`` levels in all.
+CHAINS = {
+    "tuple": lambda depth: (["tuple"] * depth, 0),                   # nothing to copy
+    "tuple over a list": lambda depth: (["tuple"] * (depth - 1), [0]),  # every tuple rebuilt
+    "list": lambda depth: (["list"] * depth, 0),
+    "dict": lambda depth: (["dict"] * depth, 0),
+    "frozenset": lambda depth: (["frozenset"] * depth, 0),
+    "mixed, a set at the bottom": lambda depth: (
+        _mixed(depth - 3) + ["set", "tuple", "frozenset"], 0),
+    "mixed, a dict key at the bottom": lambda depth: (
+        _mixed(depth - 3) + ["dict key", "frozenset", "tuple"], "leaf"),
+    "mixed, a Point (copy.deepcopy) at the bottom": lambda depth: (
+        _mixed(depth - 1), Point(1, [2, [3]])),
+    "mixed, a Spy (__deepcopy__) at the bottom": lambda depth: (_mixed(depth - 1), Spy([4])),
+    "lists, a function (by reference) at the bottom": lambda depth: (
+        ["list"] * (depth - 1), function),
+}
+
+#: Ways a payload reaches the copier; it is at level 1 in each.
+ENTRIES = {
+    "copy_value": lambda module, payload: module.copy_value(payload),
+    "copy_call args": lambda module, payload: module.copy_call((1, payload), {})[0][1],
+    "copy_call kwargs": lambda module, payload: module.copy_call(
+        (), {"n": 1, "payload": payload})[1]["payload"],
+}
+
+
+def _outcomes(ccopy: ModuleType, entry: str, payload: Any) -> list[tuple]:
+    """What the pure twin, then the compiled one, make of ``payload``: ("copy", the copy, the
+    Spy log) or ("error", type, message, the Spy log)."""
+    outcomes = []
+    for module in (pure_copy, ccopy):
+        log: list = []
+        Spy.log = log
+        try:
+            outcomes.append(("copy", ENTRIES[entry](module, payload), log))
+        except RecursionError as exc:   # any other error fails the test here
+            outcomes.append(("error", type(exc), str(exc), log))
+        finally:
+            Spy.log = None
+    return outcomes
+
+
+def _summary(outcome: tuple) -> str:
+    if outcome[0] == "copy":
+        return f"a copy ({len(outcome[2])} __deepcopy__ calls)"
+    return f"{outcome[1].__name__}: {outcome[2]}"
+
+
+def assert_depth_parity(ccopy: ModuleType, entry: str, payload: Any, depth: int) -> list:
+    """Both twins copy ``payload`` alike when ``depth`` is within MAX_DEPTH, and raise the same
+    RecursionError, without calling any ``__deepcopy__``, beyond it. Returns the outcomes."""
+    pure, compiled = _outcomes(ccopy, entry, payload)
+    seen = f"pure: {_summary(pure)}; compiled: {_summary(compiled)}"
+    if depth <= MAX_DEPTH:
+        assert pure[0] == compiled[0] == "copy", seen
+        assert_same_copies(payload, pure[1], compiled[1])
+        known = {id(n) for n in _nodes(payload)}
+        assert _memo_view(pure[2], known) == _memo_view(compiled[2], known)
+    else:
+        assert pure[:3] == compiled[:3] == ("error", RecursionError, TOO_DEEP), seen
+        assert pure[3] == compiled[3] == [], "a __deepcopy__ ran beyond MAX_DEPTH"
+    return [pure, compiled]
+
+
+def test_max_depth_is_the_documented_one(ccopy):
+    assert ccopy.MAX_DEPTH == pure_copy.MAX_DEPTH == 100
+    for module in (pure_copy, ccopy):
+        assert f"``MAX_DEPTH`` ({MAX_DEPTH})" in module.__doc__
+        assert f'RecursionError("{TOO_DEEP[:40]}' in " ".join(module.__doc__.split())
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+@pytest.mark.parametrize("chain", CHAINS)
+@pytest.mark.parametrize("extra", [0, 1], ids=["at MAX_DEPTH", "at MAX_DEPTH + 1"])
+def test_nesting_at_and_beyond_max_depth(ccopy, chain, entry, extra):
+    depth = MAX_DEPTH + extra
+    kinds, leaf = CHAINS[chain](depth)
+    assert levels(kinds, leaf) == depth
+    payload = nest(kinds, leaf)
+    pure, compiled = assert_depth_parity(ccopy, entry, payload, depth)
+    if extra == 0 and not isinstance(leaf, (Point, Spy)):   # these compare by identity
+        assert pure[1] == payload == compiled[1]
+
+
+@st.composite
+def nestings(draw: Any) -> tuple[Any, int]:
+    """A random chain of containers around a random leaf, MAX_DEPTH +- 3 levels deep."""
+    leaf = draw(st.sampled_from(["atomic", "list", "Point", "Spy", "function", "ttShared"]))
+    leaf = {"atomic": 0, "list": [0], "Point": Point(1, [2]), "Spy": Spy([3]),
+            "function": function, "ttShared": BY_REFERENCE[4]}[leaf]
+    depth = draw(st.integers(MAX_DEPTH - 3, MAX_DEPTH + 3))
+    hashable = type(leaf) in pure_copy._ATOMIC or leaf is function
+    kinds: list = []
+    for _ in range(depth - levels([], leaf)):     # inside out
+        kind = draw(st.sampled_from(list(WRAP) if hashable else
+                                    [k for k in WRAP if k not in NEEDS_HASHABLE]))
+        hashable = hashable and kind in HASHABLE
+        kinds.insert(0, kind)
+    assert levels(kinds, leaf) == depth
+    return nest(kinds, leaf), depth
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(nesting=nestings(), entry=st.sampled_from(list(ENTRIES)))
+def test_nesting_parity_around_max_depth(ccopy, nesting, entry):
+    payload, depth = nesting
+    assert_depth_parity(ccopy, entry, payload, depth)
+
+
+@pytest.mark.parametrize("extra", [0, 1], ids=["at MAX_DEPTH", "at MAX_DEPTH + 1"])
+def test_a_copy_already_made_counts_at_its_level_too(ccopy, extra):
+    shared = [0]                     # copied at level 2, met again at MAX_DEPTH + extra
+    chain = ["list"] * (MAX_DEPTH + extra - 2)
+    payload = [shared, nest(chain, shared)]
+    assert 1 + levels(chain, shared) == MAX_DEPTH + extra
+    for entry in ENTRIES:
+        assert_depth_parity(ccopy, entry, payload, MAX_DEPTH + extra)
+
+
+@pytest.mark.parametrize("extra", [0, 1], ids=["at MAX_DEPTH", "at MAX_DEPTH + 1"])
+def test_a_cycle_counts_its_levels(ccopy, extra):
+    root: list = []
+    inner = root
+    for _ in range(MAX_DEPTH + extra - 2):       # the list at level n + 1 ...
+        inner.append([])
+        inner = inner[0]
+    inner.append(root)                           # ... and back to the root at the bottom
+    for entry in ENTRIES:
+        assert_depth_parity(ccopy, entry, root, MAX_DEPTH + extra)
+
+
+def _stack_depth() -> int:
+    """Python frames on the stack, this function's caller included."""
+    frame, n = sys._getframe(1), 0
+    while frame is not None:
+        n += 1
+        frame = frame.f_back
+    return n
+
+
+def _at_stack_depth(frames: int, func: Any) -> Any:
+    """``func()`` called with ``frames`` Python frames (at least) on the stack."""
+    def down(depth: int) -> Any:
+        return down(depth + 1) if depth < frames else func()
+    return down(_stack_depth())
+
+
+class FrameProbe:
+    """Copied by ``copy.deepcopy`` through its ``__deepcopy__``: records the stack depth."""
+
+    depths: ClassVar[list] = []
+
+    def __deepcopy__(self, memo: dict) -> FrameProbe:
+        FrameProbe.depths.append(_stack_depth())
+        return FrameProbe()
+
+
+@pytest.mark.parametrize("chain", ["list", "tuple", "dict", "set", "frozenset", "mixed"])
+def test_a_level_costs_at_most_one_python_frame(ccopy, chain):
+    """The headroom the contract promises ``copy.deepcopy``: MAX_DEPTH levels take MAX_DEPTH
+    Python frames at most (plus the entry point and ``copy.deepcopy`` itself)."""
+    kinds = {"set": ["set"] + ["frozenset"] * (MAX_DEPTH - 2),
+             "frozenset": ["frozenset"] * (MAX_DEPTH - 1),
+             "mixed": _mixed(MAX_DEPTH - 4) + ["set", "tuple", "frozenset"]}.get(
+                 chain, [chain] * (MAX_DEPTH - 1))
+    payload = nest(kinds, FrameProbe())
+    assert levels(kinds, FrameProbe()) == MAX_DEPTH
+    for module in (pure_copy, ccopy):
+        for entry, copy_through in ENTRIES.items():
+            FrameProbe.depths = []
+            start = _stack_depth()
+            copy_through(module, payload)
+            (at_fallback,) = FrameProbe.depths
+            # a frame per level; the lambda of ENTRIES, the entry point, the args tuple of
+            # copy_call (level 0), copy.deepcopy and __deepcopy__
+            assert at_fallback - start <= MAX_DEPTH + 5, (module.__name__, entry)
+
+
+def test_max_depth_from_200_frames_deep_under_the_default_limit(ccopy):
+    """Both twins copy MAX_DEPTH levels from 200 frames deep with the default recursion limit
+    of CPython (1000), a ``copy.deepcopy`` fallback at the bottom that recurses 250 levels
+    itself included, and raise the same error one level deeper."""
+    interior: list = []
+    for _ in range(250):
+        interior = [interior]
+    kinds = _mixed(MAX_DEPTH - 4) + ["set", "tuple", "frozenset"]
+    leaf = Point(0, [interior])             # hashable: it fits in the frozenset
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)
+    try:
+        for extra in (0, 1):
+            payload = nest(["list"] * extra + kinds, leaf)
+            depth = levels(["list"] * extra + kinds, leaf)
+            assert depth == MAX_DEPTH + extra
+            for entry in ENTRIES:
+                _at_stack_depth(200, partial(assert_depth_parity, ccopy, entry, payload, depth))
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def test_the_limit_does_not_follow_the_recursion_limit(ccopy):
+    kinds = _mixed(MAX_DEPTH - 1)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 20_000))
+    try:
+        for extra in (0, 1):
+            payload = nest(kinds + ["list"] * extra, [0])
+            for entry in ENTRIES:
+                assert_depth_parity(ccopy, entry, payload, MAX_DEPTH + extra)
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def test_compiled_copier_with_the_stack_nearly_spent_fails_cleanly(ccopy):
+    """With hardly any of the recursion limit left, the compiled twin either copies or raises
+    RecursionError: Py_EnterRecursiveCall returns 1 (not -1) when it fails, and the copier once
+    went on with the exception set (a SystemError later) and unbalanced the interpreter's
+    recursion counter. Where the pure twin cannot even make its calls, the twins may differ
+    (the contract's guarantee needs the headroom it states)."""
+    payloads = [nest(["dict"] * MAX_DEPTH, 0), nest(["list"] * MAX_DEPTH, 0),
+                nest(["tuple"] * (MAX_DEPTH - 1), [0]), nest(_mixed(MAX_DEPTH), "x")]
+
+    def reachable() -> int:             # how deep Python recursion gets from here
+        def down(n: int) -> int:
+            try:
+                return down(n + 1)
+            except RecursionError:
+                return n
+        return down(0)
+
+    def attempt(payload: Any) -> str:
+        try:
+            assert ccopy.copy_value(payload) == payload
+            return "copy"
+        except RecursionError:
+            return "RecursionError"
+
+    before = reachable()
+    seen = set()
+    limit = sys.getrecursionlimit()
+    for payload in payloads:
+        for spare in range(5, 2 * MAX_DEPTH, 3):
+            try:
+                seen.add(_at_stack_depth(limit - spare, partial(attempt, payload)))
+            except RecursionError:      # raised by the frames of _at_stack_depth
+                pass
+    assert reachable() == before, "the recursion counter moved"
+    assert "copy" in seen
 
 # == the timer heap ==========================================================================
 
