@@ -7,18 +7,27 @@ the tonic's ``ttse__on_<name>``, ``ttse__on_tmr_<name>`` (for a timer given a na
 ``ttse__on_timer`` with ``info = {'id', 'name'[, 'marker']}``. A plain callable as
 ``sparkle_back`` is run as a sparkle of the tonic, never inside the loop's timer pass.
 
-Start, stop and restart may be called from any thread: off the catalyst's thread they are
-queued to it, so only that thread ever touches its heap. Once ``stop()``, ``restart()`` or
-``pause()`` has returned on the catalyst's thread, a firing from before it never reaches the
-callback, even when it was already queued (an *epoch* number tells old firings from current
-ones). A single shot that has fired leaves the ledger and its tonic's infusions (so fired
-shots cost no memory) and comes back on ``restart()``.
+Start, stop, restart, pause, resume and ``change_timer`` may be called from any thread: off
+the catalyst's thread they are queued to it, in the order called, so only that thread ever
+touches its heap; a queued call that finds the timer (or its tonic) finished by then does
+nothing. Once ``stop()``, ``restart()`` or ``pause()`` has returned on the catalyst's thread
+(for a call from another thread: once the catalyst has processed it), a firing from before it
+never reaches the callback, even when it was already queued (an *epoch* number tells old
+firings from current ones). A single shot that has fired leaves the ledger and its tonic's
+infusions (so fired shots cost no memory) and comes back on ``restart()``; (re)starting a
+timer whose tonic is finishing or has finished raises ``RuntimeError``, from any thread.
+
+Periods are checked at creation and by ``change_timer``: NaN, infinite, negative or longer
+than 100 years is a ``ValueError`` and leaves the timer (and its catalyst) as it was. A timer
+whose ``__init__`` raises never fires, even if it had started; one that expires while its
+``__init__`` still runs on another thread fires once that ``__init__`` has succeeded.
 """
 from __future__ import annotations
 
 import datetime as _dt
 import math
 import numbers
+import threading
 from time import monotonic
 from typing import Any, Callable
 
@@ -33,6 +42,9 @@ __all__ = ["ttTimer", "ttTimerSingleShot", "ttTimerRepeat", "ttTimerPausing",
 
 #: The longest period a timer takes (100 years); longer ones are a mistake, not a plan.
 MAX_PERIOD = 100 * 366 * 86400.0
+
+#: Guards the hand-over of a firing that came while the timer was still being built.
+_held_lock = threading.Lock()
 
 
 class ttTimer(ttEssence):
@@ -79,21 +91,38 @@ class ttTimer(ttEssence):
         return self._tt_handle is not None
 
     def _tt_in_catalyst(self, method: Callable, *args: Any) -> bool:
-        """Run ``method`` on the catalyst's thread: now if we are on it, else queued."""
+        """Run ``method`` on the catalyst's thread: False if we are on it (the caller runs it
+        now), else queue it there (in call order) and return True."""
         if self.catalyst.on_own_thread():
             return False
-        self.base._ttss__call(method, *args)
+        self.base._ttss__call(self._tt_queued, method, args)
         return True
+
+    def _tt_queued(self, method: Callable, args: tuple) -> None:
+        """On the catalyst's thread: a call sent from another thread. Nothing is left to do
+        for a timer that has finished meanwhile (its ``__init__`` raised, or its tonic is
+        ending); raising here would only reach the tonic's error handling, never the caller."""
+        if self._tt_lc >= lifecycle.LC_FINISHING or self.base._tt_lc >= lifecycle.LC_FINISHING:
+            return
+        method(*args)
+
+    def _tt_check_startable(self) -> None:
+        if self._tt_lc >= lifecycle.LC_FINISHING:
+            raise RuntimeError(f"tasktonic: timer {self.name!r} has finished; create a new one")
+        base = self.base
+        if self._tt_lc == LC_ACTIVE and base._tt_lc >= lifecycle.LC_FINISHING:
+            raise RuntimeError(f"tasktonic: cannot restart timer {self.name!r}: its tonic "
+                               f"{base.name!r} is {lifecycle.Phase(base._tt_lc).name.lower()}")
 
     def start(self) -> "ttTimer":
         """(Re)start the timer from now."""
-        if self._tt_lc >= lifecycle.LC_FINISHING:
-            raise RuntimeError(f"tasktonic: timer {self.name!r} has finished; create a new one")
+        if self._tt_lc != LC_ACTIVE or self.base._tt_lc != LC_ACTIVE:
+            self._tt_check_startable()
         if not self._tt_in_catalyst(self.start):
             if self._tt_detached:
                 lifecycle.reattach(self)
                 self._tt_detached = False
-            self._tt_epoch += 1
+            self._tt_epoch += 1  # a firing from before this start is not delivered
             self._tt_schedule(self._tt_first_deadline(monotonic()))
         return self
 
@@ -133,26 +162,57 @@ class ttTimer(ttEssence):
         deadline = self.expire
         self._tt_handle = None
         self.expire = -1.0
-        if self._tt_lc != LC_ACTIVE:
+        if self._tt_lc == LC_ACTIVE:
+            self.base._ttss__call(self._tt_deliver, self._tt_epoch, self._tt_info())
+        elif not self._tt_hold(self._tt_epoch):
             return  # finished while its heap entry was left behind
-        info = {"id": self.id, "name": self.name}
-        if self.marker is not None:
-            info["marker"] = self.marker
-        self.base._ttss__call(self._tt_deliver, self._tt_epoch, info)
         following = self._tt_next_deadline(deadline, now)
         if following is not None:
             self._tt_schedule(following)
+
+    def _tt_info(self) -> dict:
+        info = {"id": self.id, "name": self.name}
+        if self.marker is not None:
+            info["marker"] = self.marker
+        return info
+
+    def _tt_hold(self, epoch: int) -> bool:
+        """Expired while not ACTIVE. Still being built (on another thread: started from there,
+        the catalyst ran the start): keep the firing until ``__init__`` has succeeded, and
+        return True. Finished: drop it, return False."""
+        with _held_lock:
+            if self._tt_lc == lifecycle.LC_INIT:
+                self._tt_held = epoch
+                return True
+        if self._tt_lc == LC_ACTIVE:  # became active between the two looks
+            self.base._ttss__call(self._tt_deliver, epoch, self._tt_info())
+            return True
+        return False
+
+    def _tt_activated(self) -> None:
+        super()._tt_activated()
+        with _held_lock:
+            epoch, self._tt_held = self._tt_held, None
+        if epoch is not None:
+            self.base._ttss__call(self._tt_deliver, epoch, self._tt_info())
 
     def _tt_deliver(self, epoch: int, info: dict) -> None:
         """On the tonic's thread: run the callback, unless stopped or restarted since firing."""
         if epoch != self._tt_epoch or self._tt_lc != LC_ACTIVE:
             return
         callback = self.sparkle_back
-        if getattr(callback, "__self__", None) is self.base:
-            self.base.run_sparkle_now(callback, info)
-        else:
-            callback(info)
-        if not self.running and self._tt_releases_when_fired and not self._tt_detached:
+        try:
+            if getattr(callback, "__self__", None) is self.base:
+                self.base.run_sparkle_now(callback, info)
+            else:
+                callback(info)  # an error goes to the tonic's error handling, as a sparkle's
+        finally:
+            self._tt_release_if_fired()
+
+    def _tt_release_if_fired(self) -> None:
+        """A single shot that has fired leaves the ledger and its tonic's infusions."""
+        if (self._tt_releases_when_fired and self._tt_handle is None and not self._tt_detached
+                and self._tt_lc == LC_ACTIVE):
             self._tt_detached = True
             lifecycle.detach(self)
 
@@ -162,6 +222,7 @@ class ttTimer(ttEssence):
     _tt_handle: Any = None   # the heap entry while running
     _tt_epoch = 0            # bumped by start/stop/pause: older firings are ignored
     _tt_detached = False     # a fired single shot, out of the ledger until restarted
+    _tt_held: int | None = None  # the epoch of a firing that came while still being built
 
     def _tt_releasing(self) -> None:
         self._tt_epoch += 1
@@ -177,12 +238,17 @@ def _period(seconds: Any, minutes: Any, hours: Any, days: Any, timer: str) -> fl
     total = 0.0
     for label, value, scale in (("seconds", seconds, 1), ("minutes", minutes, 60),
                                 ("hours", hours, 3600), ("days", days, 86400)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        kind = type(value)
+        if kind is not float and kind is not int and (
+                isinstance(value, bool) or not isinstance(value, numbers.Real)):
             raise TypeError(f"tasktonic: {timer}({label}=...) must be a number, got "
                             f"{type(value).__name__} {value!r}")
         if value < 0:
             raise ValueError(f"tasktonic: {timer}({label}={value!r}) must not be negative")
-        total += float(value) * scale
+        try:
+            total += float(value) * scale
+        except OverflowError:  # an int beyond any float: far beyond the limit too
+            total = math.inf
     if not math.isfinite(total) or total > MAX_PERIOD:
         raise ValueError(f"tasktonic: {timer} period must be a finite number of seconds up to "
                          f"{MAX_PERIOD:.0f} (100 years), got {total!r}")
@@ -195,11 +261,11 @@ class _ttPeriodicTimer(ttTimer):
                  sparkle_back: Callable | None = None, marker: Any = None,
                  **kwargs: Any) -> None:
         self.period = _period(seconds, minutes, hours, days, type(self).__name__)
-        self._tt_check_period()
+        self._tt_check_period(self.period)
         super().__init__(sparkle_back=sparkle_back, marker=marker, name=name, **kwargs)
         self._tt_start_on_creation()
 
-    def _tt_check_period(self) -> None:
+    def _tt_check_period(self, period: float) -> None:
         pass
 
     def _tt_start_on_creation(self) -> None:
@@ -210,12 +276,18 @@ class _ttPeriodicTimer(ttTimer):
 
     def change_timer(self, seconds: float = 0.0, minutes: float = 0.0, hours: float = 0.0,
                      days: float = 0.0) -> "_ttPeriodicTimer":
-        """Set a new period; a running timer restarts with it."""
-        self.period = _period(seconds, minutes, hours, days, type(self).__name__)
-        self._tt_check_period()
+        """Set a new period; a running timer restarts with it. A bad period raises here, in
+        the caller, and changes nothing."""
+        period = _period(seconds, minutes, hours, days, type(self).__name__)
+        self._tt_check_period(period)
+        if not self._tt_in_catalyst(self._tt_change_period, period):
+            self._tt_change_period(period)
+        return self
+
+    def _tt_change_period(self, period: float) -> None:
+        self.period = period
         if self.running:
             self.restart()
-        return self
 
 
 class ttTimerSingleShot(_ttPeriodicTimer):
@@ -228,8 +300,8 @@ class ttTimerSingleShot(_ttPeriodicTimer):
 class ttTimerRepeat(_ttPeriodicTimer):
     """Fires every ``period`` seconds; a late catalyst skips missed beats, it never bursts."""
 
-    def _tt_check_period(self) -> None:
-        if self.period <= 0:
+    def _tt_check_period(self, period: float) -> None:
+        if period <= 0:
             raise ValueError(f"tasktonic: {type(self).__name__} needs a period > 0")
 
     def _tt_next_deadline(self, deadline: float, now: float) -> float:
@@ -275,8 +347,9 @@ class ttTimerPausing(ttTimerRepeat):
         return self
 
     def start(self) -> "ttTimerPausing":
-        self._tt_remaining = None
-        super().start()
+        super().start()  # off the catalyst's thread: queued, and this runs again there
+        if self.catalyst.on_own_thread():
+            self._tt_remaining = None
         return self
 
 
