@@ -136,7 +136,7 @@ class Quitter(Witness):
 
 
 @pytest.mark.parametrize("where", ["main", "worker"])
-def test_system_exit_in_a_sparkle_ends_the_application_in_order(where):
+def test_system_exit_in_a_sparkle_ends_the_application_in_order(where, expected_errors):
     log = []
 
     def starting():
@@ -151,3 +151,6 @@ def test_system_exit_in_a_sparkle_ends_the_application_in_order(where):
     assert log[0] == "quitter raises SystemExit"
     assert sorted(log[1:]) == ["quitter finished", "witness on main finished",
                                "witness on worker finished"]
+    (record,) = expected_errors.records  # the stop is reported once, naming the catalyst
+    catalyst = "quitter's" if where == "worker" else "tt_main_catalyst"
+    assert "stopped by SystemExit" in record.getMessage() and catalyst in record.getMessage()
