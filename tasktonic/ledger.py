@@ -23,6 +23,9 @@ class ttLedger:
     _lock: threading.RLock
 
     def __new__(cls) -> "ttLedger":
+        ledger = cls._instance
+        if ledger is not None:  # the common case: no lock needed to read a set reference
+            return ledger
         with cls._instance_lock:
             if cls._instance is None:
                 ledger = super().__new__(cls)

@@ -14,7 +14,9 @@ nothing. Once ``stop()``, ``restart()`` or ``pause()`` has returned on the catal
 (for a call from another thread: once the catalyst has processed it), a firing from before it
 never reaches the callback, even when it was already queued (an *epoch* number tells old
 firings from current ones). A single shot that has fired leaves the ledger and its tonic's
-infusions (so fired shots cost no memory) and comes back on ``restart()``; (re)starting a
+infusions (so fired shots cost no memory) and comes back on ``restart()``. A stopped timer
+stays with its tonic, ready to restart (releasing it there would triple the cost of
+stop/start); ``finish()`` a timeout that is no longer needed to release it; (re)starting a
 timer whose tonic is finishing or has finished raises ``RuntimeError``, from any thread.
 
 Periods are checked at creation and by ``change_timer``: NaN, infinite, negative or longer
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+from threading import get_ident
 import numbers
 import threading
 from time import monotonic
@@ -64,6 +67,9 @@ class ttTimer(ttEssence):
             raise TypeError(f"tasktonic: {type(self).__name__} must be created by a tonic "
                             "(inside its sparkle or __init__, or with tonic.bind(...))")
         self.catalyst = base.catalyst
+        loop = base.catalyst.sparkle_loop  # kept: start/stop are hot in timeout patterns
+        self._tt_loop = loop
+        self._tt_heap = loop.timers
         self.marker = marker
         self.expire = -1.0
         self.sparkle_back = self._tt_resolve_callback(sparkle_back, user_named)
@@ -93,7 +99,7 @@ class ttTimer(ttEssence):
     def _tt_in_catalyst(self, method: Callable, *args: Any) -> bool:
         """Run ``method`` on the catalyst's thread: False if we are on it (the caller runs it
         now), else queue it there (in call order) and return True."""
-        if self.catalyst.on_own_thread():
+        if self._tt_loop.thread_id == get_ident():
             return False
         self.base._ttss__call(self._tt_queued, method, args)
         return True
@@ -138,7 +144,7 @@ class ttTimer(ttEssence):
         return self.start()
 
     def _tt_schedule(self, deadline: float) -> None:
-        heap = self.catalyst.timers
+        heap = self._tt_heap
         if self._tt_handle is not None:
             heap.cancel(self._tt_handle)
         self.expire = deadline
@@ -146,7 +152,7 @@ class ttTimer(ttEssence):
 
     def _tt_cancel(self) -> None:
         if self._tt_handle is not None:
-            self.catalyst.timers.cancel(self._tt_handle)
+            self._tt_heap.cancel(self._tt_handle)
             self._tt_handle = None
         self.expire = -1.0
 
@@ -207,16 +213,17 @@ class ttTimer(ttEssence):
             else:
                 callback(info)  # an error goes to the tonic's error handling, as a sparkle's
         finally:
-            self._tt_release_if_fired()
+            self._tt_release_if_idle()
 
-    def _tt_release_if_fired(self) -> None:
-        """A single shot that has fired leaves the ledger and its tonic's infusions."""
-        if (self._tt_releases_when_fired and self._tt_handle is None and not self._tt_detached
+    def _tt_release_if_idle(self) -> None:
+        """A single shot that has fired and was not restarted leaves the ledger and its
+        tonic's infusions."""
+        if (self._tt_released_when_idle and self._tt_handle is None and not self._tt_detached
                 and self._tt_lc == LC_ACTIVE):
             self._tt_detached = True
             lifecycle.detach(self)
 
-    _tt_releases_when_fired = False
+    _tt_released_when_idle = False
 
     # class defaults, so that releasing works whenever __init__ raised
     _tt_handle: Any = None   # the heap entry while running
@@ -294,7 +301,7 @@ class ttTimerSingleShot(_ttPeriodicTimer):
     """Fires once, ``period`` seconds after (re)start; once fired it is released until
     ``restart()``."""
 
-    _tt_releases_when_fired = True
+    _tt_released_when_idle = True
 
 
 class ttTimerRepeat(_ttPeriodicTimer):
