@@ -31,6 +31,10 @@ def _noop(func: Callable) -> Callable:
     return func
 
 
+def _never_runs(tonic: Any, entry: Any, exc: Exception) -> None:
+    """The error handler of a staging loop, which never runs its orders."""
+
+
 class ttTonic(ttEssence):
     """A stateful component whose methods ``ttsc__x`` / ``ttse__x`` / ``tts__x`` are sparkles."""
 
@@ -79,9 +83,36 @@ class ttTonic(ttEssence):
         self._tt_set_catalyst(catalyst)
         super()._tt_pre_init(base)
 
+    #: Where this tonic's sparkles wait while it is built on another thread than its catalyst's.
+    _tt_staging: Any = None
+
     def _tt_set_catalyst(self, catalyst: Any) -> None:
+        """Run on ``catalyst``. Built on another thread than the catalyst's, the tonic sends its
+        sparkles to a loop of its own that never runs (``_tt_staging``) until ``__init__`` has
+        succeeded: then they go to the catalyst in order, or are dropped if it raised."""
         self.catalyst = catalyst
-        self._tt_loop = catalyst.sparkle_loop
+        loop = catalyst.sparkle_loop
+        if loop.thread_id == get_ident() and self._tt_staging is None:
+            self._tt_loop = loop
+        else:
+            if self._tt_staging is None:
+                self._tt_staging = _loop.SparkleLoop(_never_runs)
+            self._tt_loop = self._tt_staging
+
+    def _tt_unstage(self) -> None:
+        staging = self._tt_staging
+        if staging is None:
+            return
+        target = self.catalyst.sparkle_loop
+        self._tt_loop = target
+        while True:  # until a sender that still held the staging loop is done with it
+            orders = staging.drain()
+            if not orders:
+                break
+            for order in orders:
+                target.push_threadsafe(order.tonic, order.sparkle, order.args, order.kwargs)
+        staging.close()
+        self._tt_staging = None
 
     def __init__(self, name: str | None = None, context: Any = None, log_mode: Any = None,
                  catalyst: Any = None, **kwargs: Any) -> None:
@@ -95,6 +126,7 @@ class ttTonic(ttEssence):
             lifecycle.move(self, catalyst)
 
     def _tt_activated(self) -> None:
+        self._tt_unstage()  # sparkles queued by __init__ run first, then on_start
         if self._tt_log_mode >= ttLog.FULL:
             self._tt_loop.tracer = trace_sparkle
         self._tt_log_lifecycle("started")
@@ -225,6 +257,9 @@ class ttTonic(ttEssence):
         """Completed: every sparkle sent from now on is dropped with a debug line."""
         self._tt_state = -1
         self._tt_loop = _loop.FINISHED_LOOP
+        if self._tt_staging is not None:  # __init__ raised: what it queued is dropped
+            self._tt_staging.close()
+            self._tt_staging = None
 
     def _tt_infusion_completed(self, infusion: ttEssence) -> None:
         self._ttss__on_infusion_completed(infusion)  # bookkeeping on our own thread

@@ -530,3 +530,56 @@ def test_a_finished_tonic_is_not_kept_alive_by_the_framework():
     run_app(App, timeout=30)
     gc.collect()
     assert refs[0]() is None
+
+
+def test_sparkles_of_a_tonic_built_on_another_thread_wait_for_its_init():
+    """Built off its catalyst's thread, a tonic's sparkles (and its timers) run only once its
+    ``__init__`` has succeeded; if it raises they never run."""
+    for fails in (False, True):
+        outcome = {"ran": [], "fired": []}
+
+        class Remote(ttTonic):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.ttsc__hello("queued in __init__")
+                ttTimerRepeat(0.0001, sparkle_back=self.ttse__tick)
+                # the worker is idle: a sparkle that could run during __init__ would run now
+                outcome["ran during init"] = self.ran_event.wait(0.3)
+                if fails:
+                    raise ValueError("remote init fails")
+
+            ran_event = threading.Event()
+
+            def ttsc__hello(self, text):
+                outcome["ran"].append(text)
+                Remote.ran_event.set()
+
+            def ttse__on_start(self):
+                outcome["ran"].append("on_start")
+
+            def ttse__tick(self, info):
+                outcome["fired"].append(info)
+                if len(outcome["fired"]) == 3:
+                    self.base.ttsc__done()  # the creator ends, and with it this infusion
+
+        class Creator(ttTonic):
+            def ttse__on_start(self):
+                worker = ttCatalyst(name="remote-worker")
+                try:
+                    Remote(catalyst=worker)
+                except ValueError:
+                    outcome["raised"] = True
+                    worker.finish()
+                    self.finish()
+
+            def ttsc__done(self):
+                self.finish()
+
+        Remote.ran_event = threading.Event()
+        run_app(Creator, timeout=30)
+        assert outcome["ran during init"] is False
+        if fails:
+            assert outcome.get("raised") and outcome["ran"] == [] and outcome["fired"] == []
+        else:
+            assert outcome["ran"] == ["queued in __init__", "on_start"]
+            assert len(outcome["fired"]) >= 3  # it goes on beating until the creator ends

@@ -543,16 +543,18 @@ def test_a_timer_that_expires_while_its_init_runs_on_another_thread_fires_once_b
             self.expired.set()
 
     class Builder(ttTonic):
-        def __init__(self, **kwargs):
-            super().__init__(**kwargs)
+        """Active on a worker; a plain thread builds its timer (``bind``), slowly."""
+
+        def ttse__on_start(self):
             self.fired = []
-            self.timer = SlowToBuild(0, sparkle_back=self.ttse__fired)
+            threading.Thread(target=self.build_from_another_thread, daemon=True).start()
+
+        def build_from_another_thread(self):
+            self.timer = self.bind(SlowToBuild, 0, sparkle_back=self.ttse__fired)
+            self.ttsc__check(3)
 
         def ttse__fired(self, info):
             self.fired.append(info)
-
-        def ttse__on_start(self):
-            self.ttsc__check(3)
 
         def ttsc__check(self, passes):
             if passes:
