@@ -98,28 +98,26 @@ def abort(essence: Any) -> None:
     """``__init__`` raised: complete at once, run nothing more, leave nothing behind."""
     with _lock:
         essence._tt_lc = LC_COMPLETED
+    _end_unrun(essence, tell_base=False)
+
+
+def _end_unrun(essence: Any, tell_base: bool, leave_catalyst: bool = True) -> None:
+    """The end of an essence whose sparkles never ran (its ``__init__``, or its catalyst's,
+    raised): released, what a catalyst hosts discarded, out of the ledger, infusions ended."""
     essence._tt_releasing()
     if essence._tt_is_catalyst:
-        _discard_hosted(essence)
-    _leave(essence, tell_base=False)
+        with _lock:
+            hosted = list(essence._tt_hosted)
+            essence._tt_hosted.clear()
+        for tonic in hosted:
+            with _lock:
+                if tonic._tt_lc == LC_COMPLETED:
+                    continue
+                tonic._tt_lc = LC_COMPLETED
+            _end_unrun(tonic, tell_base=True, leave_catalyst=False)  # its catalyst is gone
+    _leave(essence, tell_base, leave_catalyst)
     for infusion in reversed(essence.infusions):
         _end_infusion(essence, infusion)
-
-
-def _discard_hosted(catalyst: Any) -> None:
-    """A catalyst that never ran: what it hosts never runs either (it completes unrun)."""
-    with _lock:
-        hosted = list(catalyst._tt_hosted)
-        catalyst._tt_hosted.clear()
-    for tonic in hosted:
-        with _lock:
-            if tonic._tt_lc == LC_COMPLETED:
-                continue
-            tonic._tt_lc = LC_COMPLETED
-        tonic._tt_releasing()
-        _leave(tonic, tell_base=True, unhost_from=None)
-        for infusion in reversed(tonic.infusions):
-            _end_infusion(tonic, infusion)
 
 
 # -- hosting and the application count --------------------------------------------------------
@@ -276,12 +274,11 @@ def check_complete(essence: Any) -> None:
         if essence._tt_lc != LC_FINISHING:
             return
         essence._tt_lc = LC_COMPLETED
-    _leave(essence, tell_base=True, unhost_from=essence.catalyst if essence._tt_is_tonic
-           else None)
+    _leave(essence, tell_base=True)
     essence._tt_completed()
 
 
-def _leave(essence: Any, tell_base: bool, unhost_from: Any = "own") -> None:
+def _leave(essence: Any, tell_base: bool, leave_catalyst: bool = True) -> None:
     """The common end of every essence: out of the ledger, base and catalyst told, uncounted.
 
     ``tell_base`` is False for a failed construction: the base never knew it, and its
@@ -292,10 +289,9 @@ def _leave(essence: Any, tell_base: bool, unhost_from: Any = "own") -> None:
     essence._tt_log_lifecycle("finished")
     if tell_base and essence.base is not None:
         essence.base._tt_infusion_completed(essence)
-    if unhost_from == "own":
-        unhost_from = essence.catalyst if essence._tt_is_tonic else None
-    if unhost_from is not None and unhost_from is not essence:
-        unhost(unhost_from, essence, finished=tell_base)
+    catalyst = essence.catalyst if essence._tt_is_tonic else None
+    if leave_catalyst and catalyst is not None and catalyst is not essence:
+        unhost(catalyst, essence, finished=tell_base)
     _count(essence, -1)
 
 
