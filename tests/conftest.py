@@ -36,10 +36,12 @@ not count as reading.
 """
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import threading
 import traceback
+from types import ModuleType
 from typing import Any, Callable, Iterable, NamedTuple
 
 import pytest
@@ -51,6 +53,20 @@ from tasktonic.log import ttListLogger
 APP_TIMEOUT = 30.0
 LOGGER = "tasktonic"
 
+
+
+def twin(kind: str, name: str) -> ModuleType:
+    """``tasktonic._pure.<name>`` (kind ``"pure"``) or ``tasktonic._core.<name>``; a missing
+    compiled module skips the test, or fails it when ``TASKTONIC_REQUIRE_EXTENSIONS`` is set."""
+    if kind == "pure":
+        return importlib.import_module(f"tasktonic._pure.{name}")
+    try:
+        return importlib.import_module(f"tasktonic._core.{name}")
+    except ImportError as exc:
+        if os.environ.get("TASKTONIC_REQUIRE_EXTENSIONS"):
+            pytest.fail(f"TASKTONIC_REQUIRE_EXTENSIONS is set but tasktonic._core.{name} "
+                        f"does not import: {exc}")
+        pytest.skip(f"compiled core not built (tasktonic._core.{name}: {exc})")
 
 def pytest_report_header(config: Any) -> str:
     return (f"tasktonic implementation: {tasktonic.implementation} "

@@ -16,7 +16,8 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from tests.test_loop_contract import Background, Payload, twin
+from tests.conftest import twin
+from tests.test_loop_contract import Background, Payload
 
 TWINS = ["pure", "compiled"]
 

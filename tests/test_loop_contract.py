@@ -14,9 +14,7 @@ fail that check, a faulty one fails it unless the machine stalls for the whole b
 from __future__ import annotations
 
 import gc
-import importlib
 import logging
-import os
 import signal
 import sys
 import threading
@@ -28,26 +26,14 @@ from typing import Any, Callable
 
 import pytest
 
+from tests.conftest import twin
+
 #: Generous bound for anything another thread must do (never reached by a passing test).
 TIMEOUT = 10.0
 #: How long a check waits for something that must NOT happen (a faulty twin does it at once).
 NEGATIVE = 0.5
 
 TWINS = ["pure", "compiled"]
-
-
-def twin(kind: str, name: str) -> ModuleType:
-    """``tasktonic._pure.<name>`` or ``tasktonic._core.<name>``; a missing compiled module
-    skips, or fails when ``TASKTONIC_REQUIRE_EXTENSIONS`` is set."""
-    if kind == "pure":
-        return importlib.import_module(f"tasktonic._pure.{name}")
-    try:
-        return importlib.import_module(f"tasktonic._core.{name}")
-    except ImportError as exc:
-        if os.environ.get("TASKTONIC_REQUIRE_EXTENSIONS"):
-            pytest.fail(f"TASKTONIC_REQUIRE_EXTENSIONS is set but tasktonic._core.{name} "
-                        f"does not import: {exc}")
-        pytest.skip(f"compiled core not built (tasktonic._core.{name}: {exc})")
 
 
 @pytest.fixture(params=TWINS)

@@ -10,7 +10,6 @@ import copy as _copy
 import importlib
 import inspect
 import math
-import os
 import random
 import re
 import sys
@@ -25,6 +24,7 @@ from hypothesis import strategies as st
 from tasktonic._pure import copy as pure_copy
 from tasktonic._pure import timerheap as pure_timerheap
 from tasktonic.shared import ttShared
+from tests.conftest import twin
 
 #: The twins whose compiled module this file compares (loop and dispatch come with their own).
 TWIN_MODULES = ["copy", "dispatch", "loop", "timerheap"]
@@ -38,13 +38,7 @@ PROPERTY = settings(max_examples=300, deadline=None,
 
 def compiled_twin(name: str) -> ModuleType:
     """``tasktonic._core.<name>``; skip when it is not built, fail when it is required."""
-    try:
-        return importlib.import_module(f"tasktonic._core.{name}")
-    except ImportError as exc:
-        if os.environ.get("TASKTONIC_REQUIRE_EXTENSIONS"):
-            pytest.fail(f"TASKTONIC_REQUIRE_EXTENSIONS is set but tasktonic._core.{name} "
-                        f"does not import: {exc}")
-        pytest.skip(f"compiled core not built (tasktonic._core.{name}: {exc})")
+    return twin("compiled", name)
 
 
 @pytest.fixture(scope="module")
