@@ -126,7 +126,7 @@ def describe_sparkle_method(method: Any, entry: Any, owner: type, original: Any)
     """Name, docstring and markers of an installed sparkle method (shared by both twins)."""
     method.__name__ = entry.name
     method.__qualname__ = f"{owner.__qualname__}.{entry.name}"
-    method.__doc__ = getattr(original, "__doc__", None)
+    method.__doc__ = None if original is None else original.__doc__
     method.__wrapped__ = original
     method._tt_sparkle_method = True
     return method
