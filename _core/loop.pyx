@@ -391,7 +391,10 @@ cdef class SparkleLoop:
             return 0
         if self.tracer is not None:
             self.tracer(tonic, entry, args, _kwargs(kwargs))
-        self._set_current(tonic, entry, args, kwargs)
+        self._cur_tonic = tonic  # as _set_current, written out: this is the hot path
+        self._cur_entry = entry
+        self._cur_args = args
+        self._cur_kwargs = kwargs
         nargs = PyTuple_GET_SIZE(args)
         try:
             if nargs <= MAX_STACK_ARGS:
