@@ -4,10 +4,11 @@ Every tonic, catalyst and timer is an essence. The metaclass hands construction 
 lifecycle module (``lifecycle.construct``): the new essence gets its ledger id and its base (the
 tonic running or being built on this thread) before ``__init__`` runs and becomes an infusion of
 that base afterwards. A class with ``_tt_is_service`` is a singleton
-(``lifecycle.access_service``): the first call creates it (base None), every later call returns
-the same instance, registers the caller in ``service_bases`` and as the caller's infusion; every
-call, the first included, runs ``_tt_init_service_base(base, **ctxt_kwargs)`` in the caller's
-thread. Keyword arguments named ``ctxt_*`` go to that hook only.
+(``lifecycle.access_service``): the first call creates it (its ``base`` is None, so the creator
+is not a base of it), every later call returns the same instance, registers the caller in
+``service_bases`` and as the caller's infusion; every call, the first included, runs
+``_tt_init_service_base(caller, **ctxt_kwargs)`` in the caller's thread, with the calling tonic
+(None outside any tonic). Keyword arguments named ``ctxt_*`` go to that hook only.
 """
 from __future__ import annotations
 

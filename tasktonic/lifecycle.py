@@ -341,7 +341,6 @@ def access_service(cls: type, name: str, args: tuple, kwargs: dict) -> Any:
                         and caller not in service.service_bases):
                     service.service_bases.append(caller)
                     add_infusion(caller, service)
-                first = False
                 break
             creation = _creating.get(name)
             if creation is None:
@@ -360,14 +359,13 @@ def access_service(cls: type, name: str, args: tuple, kwargs: dict) -> Any:
                 with _lock:
                     del _creating[name]
                 creation.done.set()
-            first = True
             break
         try:
             creation.done.wait()
         finally:
             with _lock:
                 _waiting_for.pop(me, None)
-    service._tt_service_access(None if first else caller, ctxt)
+    service._tt_service_access(caller, ctxt)  # the caller, the creating one too (seed 000 §3)
     return service
 
 

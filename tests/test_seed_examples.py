@@ -144,7 +144,7 @@ class Laboratory(ttTonic):
         # FIFO on one catalyst: a bounded number of passes lets every queued sparkle run
         self.polls += 1
         service = getattr(self.analyzers[-1], "database", None)
-        if (service is not None and service.authorized_clients) or self.polls > 1000:
+        if (service is not None and len(service.authorized_clients) == 2) or self.polls > 1000:
             self.finish()
         else:
             self.tts__poll()
@@ -164,10 +164,15 @@ def test_seed_000_database_service_with_two_consumers(list_logger):
     assert service.db_url == "postgresql://localhost:5432/prod"
     texts = list_logger.texts("log")
     assert texts.count("Database connected at: postgresql://localhost:5432/prod") == 1
-    # the first access creates the service (base None); later accesses register
-    assert service.authorized_clients[second.id] == {"instance": second, "level": "write"}
-    assert set(service.authorized_clients) <= {first.id, second.id}
+    # seed 000 §3: the hook gets the calling tonic on every access, the creating one too, so
+    # the first client registers its access level as well (the service's own base stays None)
+    assert service.base is None
+    assert service.authorized_clients == {
+        first.id: {"instance": first, "level": "write"},
+        second.id: {"instance": second, "level": "write"}}
+    assert f"Client {first.id} registered with level: write" in texts
     assert f"Client {second.id} registered with level: write" in texts
+
 
 
 class RecordingDatabase(SharedDatabaseService):

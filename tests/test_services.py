@@ -58,11 +58,12 @@ def test_service_is_created_once_and_hooked_on_every_access():
     assert second.service is service and third.service is service
     assert service.inits == 1
     assert service.url == "first://"           # srv_ args of later accesses are ignored
-    assert [a[0] for a in service.accesses] == [None, second, third]
+    assert [a[0] for a in service.accesses] == [first, second, third]  # the creator too
+    assert service.base is None  # the creator is not its base (seed 000 §6)
     assert [a[1] for a in service.accesses] == ["write", "admin", "read"]
     assert all(a[2] == first.thread for a in service.accesses)  # the caller's thread
     assert all(a[3] == {} for a in service.accesses)
-    assert [c for c, _ in service.old_accesses] == [None, second, third]
+    assert [c for c, _ in service.old_accesses] == [first, second, third]
     assert [k for _, k in service.old_accesses] == [{"ctxt_level": "write"},
                                                     {"ctxt_level": "admin"},
                                                     {"ctxt_level": "read"}]
