@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from . import _context, lifecycle
-from .ledger import ttLedger
+from .ledger import LedgerAttribute, ttLedger
 from .lifecycle import LC_ACTIVE, LC_COMPLETED, LC_FINISHING, LC_INIT, Phase
 from .log import emit, ttLog
 
@@ -48,6 +48,8 @@ class ttEssence(metaclass=_EssenceMeta):
     _tt_is_tonic = False
     _tt_finish_requested = False
     _tt_lc = LC_INIT
+    #: The ledger (``ttLedger()``), as TaskTonic 0.2.4 offers it on every essence.
+    ledger = LedgerAttribute()
 
     id: int
     name: str

@@ -16,7 +16,7 @@ from . import lifecycle
 from . import log as _log_module
 from .catalyst import join_catalyst_threads, ttCatalyst
 from .errors import ERROR_POLICIES
-from .ledger import MAIN_CATALYST_NAME, ttLedger
+from .ledger import MAIN_CATALYST_NAME, LedgerAttribute, ttLedger
 from .log import ttLog
 
 __all__ = ["ttFormula", "DEFAULT_SETTINGS", "prepare_settings"]
@@ -49,6 +49,9 @@ def prepare_settings(ledger: ttLedger, settings: Any) -> None:
 
 class ttFormula:
     """Subclass it, override the ``creating_*`` steps, and instantiate it to run the app."""
+
+    #: The ledger (``ttLedger()``), as TaskTonic 0.2.4 offers it on the formula.
+    ledger = LedgerAttribute()
 
     def __init__(self) -> None:
         ledger = self._begin()

@@ -10,7 +10,7 @@ import heapq
 import threading
 from typing import Any, Iterable
 
-__all__ = ["ttLedger", "MAIN_CATALYST_NAME"]
+__all__ = ["ttLedger", "MAIN_CATALYST_NAME", "LedgerAttribute"]
 
 MAIN_CATALYST_NAME = "tt_main_catalyst"
 
@@ -174,3 +174,13 @@ class ttLedger:
         """Forget everything (between applications, and between tests)."""
         with self._lock:
             self._setup()
+
+
+class LedgerAttribute:
+    """``obj.ledger`` on essences and formulas (TaskTonic 0.2.4's attribute): the ledger.
+
+    A non-data descriptor, so a subclass that assigns its own ``self.ledger`` keeps it.
+    """
+
+    def __get__(self, obj: Any, owner: type | None = None) -> ttLedger:
+        return ttLedger()
