@@ -139,15 +139,26 @@ class ttTonic(ttEssence):
             self._tt_loop.tracer = trace_sparkle
 
     # -- state machine -----------------------------------------------------------------
-    def to_state(self, state: str, force_reenter: bool = False) -> None:
-        """Go to ``state``: on_exit, the change and on_enter run right after this sparkle."""
-        if not isinstance(state, str):
-            raise TypeError(f"tasktonic: state must be a str, got {type(state).__name__}")
-        index = self._tt_state_index.get(state)
-        if index is None:
-            valid = ", ".join(repr(s) for s in self._tt_state_names) or "none"
-            raise ValueError(f"tasktonic: tonic {self.name!r} ({type(self).__name__}) has no "
-                             f"state {state!r}; valid states: {valid}")
+    #: What ``get_active_state()`` says while no state is active (TaskTonic 0.2.4's marker).
+    NO_STATE = "--"
+
+    def to_state(self, state: str | int, force_reenter: bool = False) -> None:
+        """Go to ``state``: on_exit, the change and on_enter run right after this sparkle.
+
+        ``to_state(-1)`` stops the state machine the same way: the exit hook runs, then no
+        state is active until the next ``to_state(name)``.
+        """
+        if state == -1 and type(state) is int:
+            index = 0
+        elif not isinstance(state, str):
+            raise TypeError(f"tasktonic: state must be a str (or -1 to stop the state machine), "
+                            f"got {type(state).__name__}")
+        else:
+            index = self._tt_state_index.get(state)
+            if index is None:
+                valid = ", ".join(repr(s) for s in self._tt_state_names) or "none"
+                raise ValueError(f"tasktonic: tonic {self.name!r} ({type(self).__name__}) has "
+                                 f"no state {state!r}; valid states: {valid}")
         loop = self._tt_loop
         if loop.thread_id == get_ident() and loop.current_tonic is self:
             loop.push_extra(self, self._tt_sparkles["_ttss__transition"], (index, force_reenter))
@@ -159,9 +170,10 @@ class ttTonic(ttEssence):
         if self._tt_state_name is not None:
             self.to_state(self._tt_state_name, force_reenter=True)
 
-    def get_active_state(self) -> str | None:
-        """The active state's name, or None before the first ``to_state``."""
-        return self._tt_state_name
+    def get_active_state(self) -> str:
+        """The active state's name, or ``'--'`` while none is (``state`` is None then)."""
+        name = self._tt_state_name
+        return self.NO_STATE if name is None else name
 
     get_current_state_name = get_active_state
 
@@ -174,7 +186,7 @@ class ttTonic(ttEssence):
         """Every state of this tonic's class, in the order of their indices (from 1)."""
         return self._tt_state_names
 
-    def ttsc__to_state(self, state: str, force_reenter: bool = False) -> None:
+    def ttsc__to_state(self, state: str | int, force_reenter: bool = False) -> None:
         self.to_state(state, force_reenter)
 
     def _ttss__transition(self, index: int, force_reenter: bool) -> None:
@@ -185,10 +197,11 @@ class ttTonic(ttEssence):
             self._tt_run_hook(sparkles["ttse__on_exit"])
         old = self._tt_state_name
         self._tt_state = index
-        self._tt_state_name = self._tt_state_names[index - 1]
+        self._tt_state_name = self._tt_state_names[index - 1] if index else None
         if self._tt_log_mode >= ttLog.FULL:
             emit(self, "state", f"{old} -> {self._tt_state_name}")
-        self._tt_run_hook(sparkles["ttse__on_enter"])
+        if index:  # stopping the state machine enters nothing
+            self._tt_run_hook(sparkles["ttse__on_enter"])
 
     def _tt_run_hook(self, entry: Any, *args: Any) -> None:
         """Run a lifecycle hook now, inside the running system sparkle, errors contained."""

@@ -25,7 +25,7 @@ def test_sparkle_runs_only_when_told_and_records_steps():
     dist = ttDistiller()
     pump = Pump(name="pump")
     pump.ttsc__start(speed=3)
-    assert pump.get_active_state() is None  # nothing ran yet
+    assert pump.get_active_state() == "--" and pump.state is None  # nothing ran yet
     steps = dist.sparkle()
     assert [(s.tonic_name, s.sparkle, s.state) for s in steps] == [
         ("pump", "ttse__on_start", "idle"),
@@ -122,7 +122,7 @@ def test_distiller_formula_builds_the_application_without_running_it():
 
     app = App()
     pump = ttLedger().get_tonic_by_name("pump")
-    assert pump.get_active_state() is None
+    assert pump.get_active_state() == "--"
     app.distiller.sparkle(contract=["pump@idle"])
     app.distiller.finish_distiller()
 

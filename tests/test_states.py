@@ -50,7 +50,7 @@ def test_routing_specific_then_generic_then_nothing():
             self.finish()
 
     run_app(lambda: Driver(events))
-    assert events == [("generic", None), ("busy", "busy"), ("only busy", "busy"),
+    assert events == [("generic", "--"), ("busy", "busy"), ("only busy", "busy"),
                       ("generic", "idle")]
 
 
@@ -139,7 +139,7 @@ def test_unknown_state_raises_value_error_naming_valid_states():
     message, state = outcome
     assert "sleeping" in message
     assert "'busy'" in message and "'idle'" in message
-    assert state is None
+    assert state == "--"  # no state active: TaskTonic 0.2.4's marker
 
 
 def test_unknown_state_inside_a_sparkle_raises_there():
@@ -198,7 +198,7 @@ def test_no_active_state_never_uses_state_handlers():
             self.finish()
 
     run_app(Hooks)
-    assert events == [("generic on_start", None), "generic ask"]
+    assert events == [("generic on_start", "--"), "generic ask"]
 
 
 def test_force_reenter_and_get_active_state():
@@ -231,7 +231,7 @@ def test_force_reenter_and_get_active_state():
             events.append("exit a")
 
     run_app(Reenter)
-    assert events == [("start", None), "enter a", "same", "forced", "exit a", "enter a",
+    assert events == [("start", "--"), "enter a", "same", "forced", "exit a", "enter a",
                       ("done", "a"), "exit a"]  # the last exit: finishing leaves the state
 
 
@@ -253,3 +253,41 @@ def test_to_state_from_another_thread_runs_the_hooks_on_the_tonics_thread():
     run_app(starting)
     assert seen["enter b"] == (seen["own thread"], "b")
     assert seen["own thread"] != seen["caller"]
+
+
+def test_to_state_minus_one_stops_the_state_machine_and_a_name_starts_it_again():
+    """TaskTonic 0.2.4: to_state(-1) leaves the active state (its exit hook runs, deferred
+    like any transition) and no state is active until the next to_state(name)."""
+    events = []
+
+    class Machine(ttTonic):
+        def ttse__on_start(self):
+            self.to_state("a")
+            self.ttsc__stop_it()
+
+        def ttsc__stop_it(self):
+            self.to_state(-1)
+            events.append(("deferred", self.get_active_state()))
+            self.ttsc__ask()
+
+        def ttsc_a__ask(self):
+            events.append("a handler")
+
+        def ttsc__ask(self):
+            events.append(("generic", self.get_active_state(), self.state))
+            self.ttsc__to_state("a")  # the sparkle form starts it again
+            self.ttsc__check()
+
+        def ttsc__check(self):
+            events.append(("again", self.get_current_state_name()))
+            self.finish()
+
+        def ttse_a__on_enter(self):
+            events.append("enter a")
+
+        def ttse_a__on_exit(self):
+            events.append("exit a")
+
+    run_app(Machine)
+    assert events == ["enter a", ("deferred", "a"), "exit a", ("generic", "--", None),
+                      "enter a", ("again", "a"), "exit a"]
