@@ -25,6 +25,22 @@ Changes
     difference between ``dump()`` before and after it, restricted to the part of the tree the
     operation touched. Setting a leaf to an equal value of the same type is not a change.
     Removing an item from a list shifts the items after it; their paths report the shift.
+    Subscribers get each change as a ``Change``: a tuple ``(path, new, old)`` that also carries
+    ``.source``, the tag of the ``source()`` block it was made in (None outside one).
+
+Subscriptions
+    ``subscribe(path, cb)`` hears ``path`` and everything below it; ``recursive=False`` hears
+    only changes whose leaf path is exactly ``path``. A ``*`` segment matches exactly one branch
+    key (``sensors/*/temp`` matches ``sensors/a/temp``, not ``sensors/a/b/temp`` nor
+    ``sensors/temp``; it does not match a list index, which is written ``[i]``), and with
+    ``recursive=True`` everything below a match too. ``ignore_source=tag`` skips the changes
+    made inside ``source(tag)``.
+
+Sources
+    ``with tree.source(tag):`` tags the changes made inside the block by this thread (and, when
+    the tree has a ``scope``, only while the scope is the one that opened the block: for
+    ``ttStore`` the running tonic). The tag is kept per thread, so other threads' concurrent
+    changes are not tagged; it does not batch (combine it with ``group()`` for that).
 
 Locking
     One ``threading.RLock`` guards the tree. Subscribers are called after it is released, in
@@ -42,7 +58,7 @@ from collections.abc import Iterable
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
-__all__ = ["DataTree"]
+__all__ = ["DataTree", "Change"]
 
 _log = logging.getLogger("tasktonic")
 
@@ -223,29 +239,85 @@ def _differs(old: Any, new: Any) -> bool:
         return True
 
 
-def _diff(old_flat: list, new_flat: list) -> list:
-    """Changes ``(tokens, path, new, old)`` that turn ``old_flat`` into ``new_flat``."""
+def _diff(old_flat: list, new_flat: list, source: Any = None) -> list:
+    """Changes ``(tokens, path, new, old, source)`` that turn ``old_flat`` into ``new_flat``."""
     old = {path: (tokens, value) for tokens, path, value in old_flat}
     changes = []
     for tokens, path, value in new_flat:
         before = old.pop(path, _MISSING)
         if before is _MISSING:
-            changes.append((tokens, path, value, None))
+            changes.append((tokens, path, value, None, source))
         elif _differs(before[1], value):
-            changes.append((tokens, path, value, before[1]))
+            changes.append((tokens, path, value, before[1], source))
     for path, (tokens, value) in old.items():
-        changes.append((tokens, path, None, value))
+        changes.append((tokens, path, None, value, source))
     return changes
 
 
-class _Subscription:
-    __slots__ = ("token", "tokens", "path", "callback")
+class Change(tuple):
+    """One change as subscribers get it: unpacks as ``(path, new, old)`` and carries ``.source``,
+    the tag of the ``source()`` block that made it (None when it was made outside one)."""
 
-    def __init__(self, token: int, tokens: tuple, path: str, callback: Callable) -> None:
+    def __new__(cls, path: str, new: Any, old: Any, source: Any = None) -> "Change":
+        self = tuple.__new__(cls, (path, new, old))
+        self.source = source
+        return self
+
+    @property
+    def path(self) -> str:
+        return self[0]
+
+    @property
+    def new(self) -> Any:
+        return self[1]
+
+    @property
+    def old(self) -> Any:
+        return self[2]
+
+    def __reduce__(self) -> tuple:
+        return (Change, (self[0], self[1], self[2], self.source))
+
+    def __copy__(self) -> "Change":
+        return self
+
+    def __deepcopy__(self, memo: dict) -> "Change":
+        return Change(self[0], _copy.deepcopy(self[1], memo), _copy.deepcopy(self[2], memo),
+                      _copy.deepcopy(self.source, memo))
+
+    def __repr__(self) -> str:
+        return f"Change({self[0]!r}, {self[1]!r}, {self[2]!r}, source={self.source!r})"
+
+
+_WILD = "*"
+
+
+def _wild_match(pattern: tuple, tokens: tuple, recursive: bool) -> bool:
+    """Whether change ``tokens`` fall under ``pattern`` (a ``'*'`` matches one branch key)."""
+    size = len(pattern)
+    if len(tokens) < size or (not recursive and len(tokens) != size):
+        return False
+    for want, got in zip(pattern, tokens):
+        if want == _WILD and type(want) is str:
+            if type(got) is not str:
+                return False
+        elif want != got or type(want) is not type(got):
+            return False
+    return True
+
+
+class _Subscription:
+    __slots__ = ("token", "tokens", "path", "callback", "recursive", "ignore", "wild")
+
+    def __init__(self, token: int, tokens: tuple, path: str, callback: Callable,
+                 recursive: bool = True, ignore: Any = None) -> None:
         self.token = token
         self.tokens = tokens
         self.path = path
         self.callback = callback
+        self.recursive = recursive
+        self.ignore = ignore
+        self.wild = _WILD in tokens
 
 
 # -- the tree ------------------------------------------------------------------------------
@@ -257,7 +329,12 @@ class DataTree:
     copied in and out, so callers never share mutable state with it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, scope: Callable[[], Any] | None = None) -> None:
+        """``scope``: optional callable naming the context a ``source()`` block belongs to
+        (``ttStore`` passes the running tonic); a change is tagged only while it returns the
+        same object as when the block was entered."""
+        self._scope = scope
+        self._local = threading.local()  # .source: (tag, scope) of this thread's source block
         self._lock = threading.RLock()
         self._root = _Branch()
         self._subs: dict[int, _Subscription] = {}
@@ -278,13 +355,14 @@ class DataTree:
         ``notify=False`` changes the tree without telling subscribers.
         """
         items = self._batch(path, value)
+        source = self._current_source()
         deliveries = None
         try:
             with self._lock:
                 changes: list = []
                 try:
                     for tokens, text, item in items:
-                        self._set_one(tokens, text, item, changes)
+                        self._set_one(tokens, text, item, changes, source)
                 finally:
                     if notify and changes:
                         deliveries = self._publish(changes)
@@ -296,6 +374,7 @@ class DataTree:
         """Remove what is at ``path`` (a leaf, a branch or a list item) and return it as plain
         data; KeyError naming the path if nothing is there. Later list items shift down."""
         tokens = _tokens(path, "remove")
+        source = self._current_source()
         deliveries = None
         with self._lock:
             node = self._root
@@ -320,13 +399,43 @@ class DataTree:
             depth = len(trail) - 1
             if depth > 0 and (type(holder) is _Seq or len(holder) == 1):
                 depth -= 1
-            changes = self._changes_around(trail, norm, depth, lambda: holder.pop(key))
+            changes = self._changes_around(trail, norm, depth, lambda: holder.pop(key), source)
             if notify and changes:
                 deliveries = self._publish(changes)
             removed = _plain(node)
         if deliveries:
             self._deliver(deliveries)
         return removed
+
+    @contextmanager
+    def source(self, tag: Any) -> Iterator["DataTree"]:
+        """Tag the changes this thread makes inside the block with ``tag`` (their ``.source``).
+
+        Only this thread's changes are tagged (the tag is thread-local; other threads' changes
+        made meanwhile are not), and with a ``scope`` only those made while the scope is the
+        one that entered the block. Blocks nest: the innermost tag wins, the outer one is back
+        after it. It does not hold the lock or batch; use ``group()`` inside it for that.
+        ``tag`` must not be None (None is "no source").
+        """
+        if tag is None:
+            raise ValueError("DataTree.source: the tag must not be None")
+        local = self._local
+        previous = getattr(local, "source", None)
+        local.source = (tag, self._scope() if self._scope is not None else None)
+        try:
+            yield self
+        finally:
+            local.source = previous
+
+    def _current_source(self) -> Any:
+        """The tag of this thread's source block that applies now, or None."""
+        entry = getattr(self._local, "source", None)
+        if entry is None:
+            return None
+        tag, scope = entry
+        if self._scope is not None and self._scope() is not scope:
+            return None
+        return tag
 
     @contextmanager
     def group(self) -> Iterator["DataTree"]:
@@ -390,11 +499,15 @@ class DataTree:
                     f"{len(self._subs)} subscriptions>")
 
     # -- subscriptions ---------------------------------------------------------------------
-    def subscribe(self, path: str, callback: Callable[[list], Any]) -> int:
+    def subscribe(self, path: str, callback: Callable[[list], Any], *, recursive: bool = True,
+                  ignore_source: Any = None) -> int:
         """Call ``callback(changes)`` after every change at ``path`` or below it; return a token.
 
-        ``changes`` is a fresh list of ``(leaf_path, new_value, old_value)``, only those at or
-        below ``path``, once per ``set``/``remove`` (or batch, or group). Callbacks run after the
+        ``changes`` is a fresh list of ``Change`` records, each unpacking as ``(leaf_path,
+        new_value, old_value)`` with ``.source``, only those at or below ``path`` (exactly at
+        it with ``recursive=False``; a ``*`` segment matches any one branch key), leaving out
+        those whose source is ``ignore_source`` (when that is not None), once per
+        ``set``/``remove`` (or batch, or group) that has any for it. Callbacks run after the
         lock is released, in the thread that made the change, in subscription order; an
         exception in one is logged on the ``tasktonic`` logger and the others still run.
         Changes made by one thread are notified in order; two threads' notifications may
@@ -406,13 +519,26 @@ class DataTree:
                             f"got {type(callback).__name__}")
         with self._lock:
             token = next(self._next_token)
-            self._subs[token] = _Subscription(token, tokens, _fmt(tokens), callback)
+            self._subs[token] = _Subscription(token, tokens, _fmt(tokens), callback,
+                                              bool(recursive), ignore_source)
             return token
 
-    def unsubscribe(self, token: int) -> bool:
-        """Stop a subscription; False if the token is unknown (already unsubscribed)."""
+    def unsubscribe(self, token_or_callback: Any) -> bool:
+        """Stop a subscription by its token, or every subscription of a callback (compared with
+        ``==``, so a bound method matches a fresh one of the same object); False if there was
+        none (unknown token, already unsubscribed)."""
+        if callable(token_or_callback):
+            return self._unsubscribe_where(lambda callback: callback == token_or_callback) > 0
         with self._lock:
-            return self._subs.pop(token, None) is not None
+            return self._subs.pop(token_or_callback, None) is not None
+
+    def _unsubscribe_where(self, match: Callable[[Callable], Any]) -> int:
+        """Drop the subscriptions whose callback ``match`` accepts, under one lock hold."""
+        with self._lock:
+            doomed = [token for token, sub in self._subs.items() if match(sub.callback)]
+            for token in doomed:
+                del self._subs[token]
+            return len(doomed)
 
     def subscriptions(self) -> list[tuple[int, str, Callable]]:
         """The live subscriptions as ``(token, path, callback)``, in subscription order."""
@@ -457,7 +583,8 @@ class DataTree:
                     return _MISSING
         return node
 
-    def _set_one(self, tokens: tuple, path: str, value: Any, changes: list) -> None:
+    def _set_one(self, tokens: tuple, path: str, value: Any, changes: list,
+                 source: Any = None) -> None:
         built = _build(value, path)  # before any change: a bad value leaves the tree alone
         node: Any = self._root
         trail: list = []   # (holder, key) per depth
@@ -524,10 +651,11 @@ class DataTree:
             else:
                 holder[key] = new_node
 
-        changes.extend(self._changes_around(trail, norm, scope, mutate))
+        changes.extend(self._changes_around(trail, norm, scope, mutate, source))
 
     @staticmethod
-    def _changes_around(trail: list, norm: list, depth: int, mutate: Callable) -> list:
+    def _changes_around(trail: list, norm: list, depth: int, mutate: Callable,
+                        source: Any = None) -> list:
         """Run ``mutate`` and return the leaf changes of the node at ``trail[depth]``."""
         holder, key = trail[depth]
         tokens = tuple(norm[:depth + 1])
@@ -537,7 +665,7 @@ class DataTree:
         mutate()
         after: list = []
         _flatten(_child(holder, key), tokens, path, after)
-        return _diff(before, after)
+        return _diff(before, after, source)
 
     def _publish(self, changes: list) -> list | None:
         """With the lock held: keep ``changes`` for the group, or match them to subscribers."""
@@ -552,24 +680,33 @@ class DataTree:
         for sub in self._subs.values():
             prefix = sub.tokens
             size = len(prefix)
-            if size:
+            if sub.wild:
+                recursive = sub.recursive
+                mine = [c for c in changes if _wild_match(prefix, c[0], recursive)]
+            elif not sub.recursive:
+                mine = [c for c in changes if c[0] == prefix]
+            elif size:
                 mine = [c for c in changes if c[0][:size] == prefix]
-                if mine:
-                    deliveries.append((sub, mine))
             else:
-                deliveries.append((sub, changes))
+                mine = changes
+            ignore = sub.ignore
+            if ignore is not None and mine:
+                mine = [c for c in mine if c[4] is None or c[4] != ignore]
+            if mine:
+                deliveries.append((sub, mine))
         return deliveries
 
     @staticmethod
     def _deliver(deliveries: list) -> None:
         """Without the lock: call each subscriber with its own copy of its changes."""
         for sub, mine in deliveries:
-            payload = [(path, _copy_leaf(new), _copy_leaf(old)) for _t, path, new, old in mine]
+            payload = [Change(path, _copy_leaf(new), _copy_leaf(old), source)
+                       for _t, path, new, old, source in mine]
             try:
                 sub.callback(payload)
             except Exception:
                 _log.error("tasktonic: DataTree subscriber %r on path %r raised (changes: %s)",
-                           sub.callback, sub.path, ", ".join(p for p, _n, _o in payload),
+                           sub.callback, sub.path, ", ".join(c[0] for c in payload),
                            exc_info=True)
 
     def _dumps(self, node: Any, indent: int, lines: list) -> None:

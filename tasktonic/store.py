@@ -10,6 +10,14 @@ the tonic way: as a sparkle queued on its own catalyst, with its own copy of the
     store.set('users/list[]', 'new_user')
     store.get('app/config')                       # {'version': '1.0'}
     store.subscribe('app/config', self.ttse__on_config_changed)
+
+Subscriptions hear ``path`` and everything below it (``recursive=True``, the default) or only
+that exact leaf path (``recursive=False``); a ``*`` segment matches exactly one branch key
+(``sensors/*/temp``). ``with store.source('gui'):`` tags the changes this thread (and this
+tonic) makes inside the block, and ``subscribe(..., ignore_source='gui')`` skips them, so a
+tonic that syncs itself with the store does not hear its own writes. Each change unpacks as
+``(path, new, old)`` and carries ``.source`` (a ``Change``). ``unsubscribe`` takes the token or
+the callback.
 """
 from __future__ import annotations
 
@@ -17,10 +25,10 @@ from contextlib import AbstractContextManager
 from typing import Any, Callable
 
 from . import _context
-from .datatree import DataTree
+from .datatree import Change, DataTree
 from .tonic import ttTonic
 
-__all__ = ["ttStore", "DataTree"]
+__all__ = ["ttStore", "DataTree", "Change"]
 
 
 class _Delivery:
@@ -76,7 +84,8 @@ class ttStore(ttTonic):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.tree = DataTree()
+        # A source() block tags only the changes of the tonic that opened it (on its thread).
+        self.tree = DataTree(scope=_context.current_tonic)
         self._tt_deliveries = 0
         self._tt_sweep_every = 64
 
@@ -108,12 +117,27 @@ class ttStore(ttTonic):
         """``with store.group():`` batches its changes into one notification per subscriber."""
         return self.tree.group()
 
+    def source(self, tag: Any) -> AbstractContextManager[DataTree]:
+        """``with store.source(tag):`` tags the changes made inside the block (``.source``).
+
+        Only the changes made by this thread, while the tonic running (or being built) on it is
+        the one that entered the block, are tagged: other threads' concurrent changes, and those
+        of a tonic constructed inside the block, are not. Subscribers with
+        ``ignore_source=tag`` do not hear them. It does not batch; nest ``group()`` for that.
+        """
+        return self.tree.source(tag)
+
     # -- subscriptions ---------------------------------------------------------------------
     def subscribe(self, path: str, callback: Callable[[list], Any],
-                  owner: ttTonic | None = None) -> int:
+                  owner: ttTonic | None = None, *, recursive: bool = True,
+                  ignore_source: Any = None) -> int:
         """Hear every change at ``path`` or below it, as a sparkle on the subscriber's catalyst.
 
-        ``callback`` gets one list of ``(leaf_path, new_value, old_value)`` per change batch.
+        ``callback`` gets one list of changes per change batch, each unpacking as ``(leaf_path,
+        new_value, old_value)`` and carrying ``.source``. ``recursive=False`` hears only changes
+        exactly at ``path``; a ``*`` segment of ``path`` matches any one branch key (and with
+        ``recursive=True`` everything below a match too); ``ignore_source=tag`` leaves out the
+        changes made inside ``store.source(tag)`` (a batch left empty is not delivered).
         A bound sparkle method (``self.ttse__on_change``) is simply called: that queues it on
         its tonic's catalyst, copying the changes when the setter runs on another thread. Any
         other callable belongs to ``owner``, else to the tonic running or being built on this
@@ -141,14 +165,22 @@ class ttStore(ttTonic):
                 raise TypeError(f"ttStore.subscribe: owner must be a tonic, "
                                 f"got {type(owner).__name__}")
             delivery = _Delivery(self, owner, callback, False)
-        token = self.tree.subscribe(path, delivery)
+        token = self.tree.subscribe(path, delivery, recursive=recursive,
+                                    ignore_source=ignore_source)
         delivery.token = token
         self._tt_count_delivery()  # subscribing paces the sweep too
         return token
 
-    def unsubscribe(self, token: int) -> bool:
-        """Stop a subscription; False if the token is unknown."""
-        return self.tree.unsubscribe(token)
+    def unsubscribe(self, token_or_callback: Any) -> bool:
+        """Stop a subscription by its token, or every subscription of a callback (as given to
+        ``subscribe``, compared with ``==``: ``self.ttse__on_change`` again matches); False if
+        there was none."""
+        if callable(token_or_callback):
+            callback = token_or_callback
+            return self.tree._unsubscribe_where(
+                lambda delivery: delivery == callback or (
+                    isinstance(delivery, _Delivery) and delivery.callback == callback)) > 0
+        return self.tree.unsubscribe(token_or_callback)
 
     def subscriptions(self) -> list[tuple[int, str, Any]]:
         """The live subscriptions as ``(token, path, subscriber tonic)``."""
