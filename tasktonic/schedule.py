@@ -126,6 +126,22 @@ def _check_int(name: str, value: object, lo: int, hi: int) -> int:
     return value
 
 
+def _check_second(value: object) -> float | int:
+    """``second`` may carry a fraction (``second=12.5``): a number in [0, 60)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"Schedule.second must be a number, got {value!r} "
+                        f"({type(value).__name__})")
+    if not 0 <= value < 60:  # also refuses NaN
+        raise ValueError(f"Schedule.second must be in [0, 60), got {value!r}")
+    return value
+
+
+def _split_second(second: float | int) -> tuple[int, int]:
+    """Whole seconds and microseconds of a (possibly fractional) ``second``."""
+    whole = int(second)
+    return whole, min(999_999, round((second - whole) * 1_000_000))
+
+
 def _check_weekday(value: object) -> int:
     if isinstance(value, str):
         weekday = _WEEKDAY_NAMES.get(value.strip().lower())
@@ -192,7 +208,7 @@ class Schedule:
     in_week: int | None = None
     hour: int | None = None
     minute: int | None = None
-    second: int | None = None
+    second: float | None = None
     every: int = 1
 
     def __post_init__(self) -> None:
@@ -222,10 +238,12 @@ class Schedule:
         if unit not in ("minute", "hour") and every != 1:
             raise ValueError(f"Schedule.every must be 1 for unit {unit!r}, got {every!r}")
 
-        for name, hi in (("hour", 23), ("minute", 59), ("second", 59)):
+        for name, hi in (("hour", 23), ("minute", 59)):
             if name in allowed:
                 value = getattr(self, name)
                 put(name, 0 if value is None else _check_int(name, value, 0, hi))
+        if "second" in allowed:
+            put("second", 0 if self.second is None else _check_second(self.second))
 
         if unit in ("week", "month", "year"):
             if self.week is not None:
@@ -266,8 +284,8 @@ class Schedule:
     def next_after(self, now: datetime) -> datetime:
         """Return the first trigger time strictly after ``now``.
 
-        ``now`` may be naive (local time) or aware; the result has the same ``tzinfo`` and
-        zero microseconds. Raises ``ValueError`` if no trigger exists within
+        ``now`` may be naive (local time) or aware; the result has the same ``tzinfo``, and
+        microseconds only from a fractional ``second``. Raises ``ValueError`` if no trigger exists within
         ``_SEARCH_YEARS`` years or before ``datetime.max``.
         """
         if not isinstance(now, datetime):
@@ -286,21 +304,22 @@ class Schedule:
 
     def _next_wall(self, base: datetime) -> datetime | None:
         unit = self.unit
+        second, micro = _split_second(self.second)
         if unit == "minute":
             step = self.every
-            cand = base.replace(minute=base.minute - base.minute % step, second=self.second,
-                                microsecond=0)
+            cand = base.replace(minute=base.minute - base.minute % step, second=second,
+                                microsecond=micro)
             while cand <= base:
                 cand += timedelta(minutes=step)
             return cand
         if unit == "hour":
             step = self.every
             cand = base.replace(hour=base.hour - base.hour % step, minute=self.minute,
-                                second=self.second, microsecond=0)
+                                second=second, microsecond=micro)
             while cand <= base:
                 cand += timedelta(hours=step)
             return cand
-        at = time(self.hour, self.minute, self.second)
+        at = time(self.hour, self.minute, second, micro)
         if unit == "day":
             cand = datetime.combine(base.date(), at)
             return cand if cand > base else cand + timedelta(days=1)
@@ -351,7 +370,7 @@ class Schedule:
 
 # -- convenience constructors (the predecessor's timer signatures) -------------------------
 
-def _hms(hour: int, minute: int, second: int, time_str: str | None) -> tuple:
+def _hms(hour: int, minute: int, second: float, time_str: str | None) -> tuple:
     if time_str is None:
         return hour, minute, second
     h, m, s = parse_time_str(time_str)
@@ -359,7 +378,7 @@ def _hms(hour: int, minute: int, second: int, time_str: str | None) -> tuple:
 
 
 def every_year(month: int | None = None, week: int | None = None, day: int | str | None = None,
-               in_week: int | None = None, hour: int = 0, minute: int = 0, second: int = 0,
+               in_week: int | None = None, hour: int = 0, minute: int = 0, second: float = 0,
                time_str: str | None = None) -> Schedule:
     """Yearly: on ``month``/``day`` (defaults January 1st), on the ``in_week``-th weekday
     ``day`` of ``month``, or on weekday ``day`` of ISO ``week``.
@@ -372,7 +391,7 @@ def every_year(month: int | None = None, week: int | None = None, day: int | str
 
 
 def every_month(day: int | str | None = None, in_week: int | None = None, hour: int = 0,
-                minute: int = 0, second: int = 0, time_str: str | None = None) -> Schedule:
+                minute: int = 0, second: float = 0, time_str: str | None = None) -> Schedule:
     """Monthly: on day of month ``day`` (default 1; months without it are skipped), or with
     ``in_week`` on the ``in_week``-th weekday ``day`` (``in_week=-1``: last).
 
@@ -382,7 +401,7 @@ def every_month(day: int | str | None = None, in_week: int | None = None, hour: 
     return Schedule("month", day=day, in_week=in_week, hour=hour, minute=minute, second=second)
 
 
-def every_week(day: int | str | None = None, hour: int = 0, minute: int = 0, second: int = 0,
+def every_week(day: int | str | None = None, hour: int = 0, minute: int = 0, second: float = 0,
                time_str: str | None = None) -> Schedule:
     """Weekly on weekday ``day`` (0=Monday..6=Sunday or a name like "fri"; default Monday).
 
@@ -392,7 +411,7 @@ def every_week(day: int | str | None = None, hour: int = 0, minute: int = 0, sec
     return Schedule("week", day=day, hour=hour, minute=minute, second=second)
 
 
-def every_day(hour: int = 0, minute: int = 0, second: int = 0,
+def every_day(hour: int = 0, minute: int = 0, second: float = 0,
               time_str: str | None = None) -> Schedule:
     """Daily at ``hour``:``minute``:``second``.
 
@@ -402,7 +421,7 @@ def every_day(hour: int = 0, minute: int = 0, second: int = 0,
     return Schedule("day", hour=hour, minute=minute, second=second)
 
 
-def every_hour(minute: int = 0, second: int = 0, time_str: str | None = None,
+def every_hour(minute: int = 0, second: float = 0, time_str: str | None = None,
                every: int = 1) -> Schedule:
     """Hourly at ``minute``:``second``; with ``every=k`` (dividing 24) only in hours that are
     multiples of k.
@@ -415,7 +434,7 @@ def every_hour(minute: int = 0, second: int = 0, time_str: str | None = None,
     return Schedule("hour", minute=minute, second=second, every=every)
 
 
-def every_minute(second: int = 0, every: int = 1) -> Schedule:
+def every_minute(second: float = 0, every: int = 1) -> Schedule:
     """Every minute at ``second``; with ``every=k`` (dividing 60) only in minutes that are
     multiples of k (``every=15`` -> on the quarter hour)."""
     return Schedule("minute", second=second, every=every)

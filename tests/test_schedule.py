@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tasktonic import ttTimerEveryMinute, ttTonic
 from tasktonic.schedule import (
     UNITS,
     Schedule,
@@ -19,6 +20,7 @@ from tasktonic.schedule import (
     every_year,
     parse_time_str,
 )
+from tests.conftest import run_app
 
 D = datetime
 
@@ -484,3 +486,36 @@ def test_property_matches_brute_force(now, schedule):
             break
         day += timedelta(days=1)
     assert result == datetime(day.year, day.month, day.day, *at)
+
+
+def test_a_fractional_second_fires_at_that_fraction():
+    """TaskTonic 0.2.4 accepts second=12.5: the trigger carries the fraction."""
+    base = datetime(2026, 3, 1, 10, 0, 0)
+    assert every_minute(second=12.5).next_after(base) == datetime(2026, 3, 1, 10, 0, 12, 500000)
+    assert every_hour(minute=1, second=0.25).next_after(base) == datetime(2026, 3, 1, 10, 1, 0,
+                                                                           250000)
+    assert every_day(hour=10, second=59.999999).next_after(base) == datetime(2026, 3, 1, 10, 0,
+                                                                              59, 999999)
+    on_the_mark = datetime(2026, 3, 1, 10, 0, 12, 500000)
+    assert every_minute(second=12.5).next_after(on_the_mark) == datetime(2026, 3, 1, 10, 1, 12,
+                                                                          500000)
+    for bad, error in ((60, ValueError), (60.0, ValueError), (-0.5, ValueError),
+                       (float("nan"), ValueError), (True, TypeError), ("1.5", TypeError)):
+        with pytest.raises(error):
+            every_minute(second=bad)
+
+
+def test_a_scheduled_timer_plans_its_fractional_second():
+    seen = {}
+
+    class Planner(ttTonic):
+        def ttse__on_start(self):
+            timer = ttTimerEveryMinute(second=7.25, sparkle_back=self.ttse__tick)
+            seen["next"] = timer.next_trigger_time
+            self.finish()
+
+        def ttse__tick(self, info):
+            pass
+
+    run_app(Planner)
+    assert seen["next"].second == 7 and seen["next"].microsecond == 250000
