@@ -230,9 +230,9 @@ def test_finishing_shows_catalyst_finished():
     status = dist.sparkle(timeout=10.0)
     assert status["status"] == "catalyst finished"
     assert status["stop_condition"] == ["catalyst finished"]
-    assert ("pump", "ttse__on_finished") in [(t["tonic"], t["sparkle"])
-                                              for t in status["sparkle_trace"]] or \
-        any(t["tonic"] == "pump" for t in status["sparkle_trace"])
+    assert [(t["tonic"], t["sparkle"]) for t in status["sparkle_trace"]] == [
+        ("tt_main_catalyst", "ttsc__finish"), ("pump", "ttsc__finish")]
+    assert dist.sparkle(timeout=10.0)["stop_condition"] == ["catalyst finished"]  # at once
     dist.teardown_test_environment()
     assert ttLedger().main_catalyst is None
 
