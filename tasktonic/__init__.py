@@ -9,6 +9,7 @@ from .catalyst import ttCatalyst
 from .errors import ttError, ttSparkleError
 from .essence import ttEssence, ttLiquid
 from .formula import ttFormula
+from .distiller import ttDistiller, ttDistillerFormula
 from .ledger import ttLedger
 from .log import ttLog
 from .shared import ttShared
@@ -23,7 +24,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "implementation", "ttCatalyst", "ttError", "ttSparkleError", "ttEssence", "ttLiquid",
-    "ttFormula", "ttLedger", "ttLog", "ttShared", "ttSparkleStack", "ttStore", "ttTimerEveryDay",
+    "ttFormula", "ttDistiller", "ttDistillerFormula", "ttLedger", "ttLog", "ttShared",
+    "ttSparkleStack", "ttStore", "ttTimerEveryDay",
     "ttTimerEveryHour", "ttTimerEveryMinute", "ttTimerEveryMonth", "ttTimerEveryWeek",
     "ttTimerEveryYear", "ttTimerPausing", "ttTimerRepeat", "ttTimerScheduled",
     "ttTimerSingleShot", "ttTonic",

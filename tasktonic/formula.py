@@ -56,6 +56,10 @@ class ttFormula:
     def __init__(self) -> None:
         ledger = self._begin()
         main = self._create_main_catalyst(ledger)
+        hand_over = getattr(main, "_tt_formula_hand_over", None)
+        if hand_over is not None:  # a ttDistiller: the test drives the application from here
+            hand_over(self)
+            return
         try:
             self._run(ledger, main)
         finally:

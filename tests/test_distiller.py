@@ -26,7 +26,7 @@ def test_sparkle_runs_only_when_told_and_records_steps():
     pump = Pump(name="pump")
     pump.ttsc__start(speed=3)
     assert pump.get_active_state() == "--" and pump.state is None  # nothing ran yet
-    steps = dist.sparkle()
+    steps = dist.run_steps()
     assert [(s.tonic_name, s.sparkle, s.state) for s in steps] == [
         ("pump", "ttse__on_start", "idle"),
         ("pump", "to_state", "idle"),
@@ -46,10 +46,10 @@ def test_stop_conditions_count_state_and_sparkle():
     for _ in range(3):
         pump.ttsc__start()
         pump.ttsc__stop()
-    assert len(dist.sparkle(sparkle_count=1)) == 2  # on_start and the transition it caused
-    assert dist.sparkle(till_state_in="pumping")[-1].state == "pumping"
-    assert dist.sparkle(till_sparkle_in=["ttsc__stop"])[0].sparkle == "ttsc__stop"
-    assert dist.sparkle(sparkle_count=0) == []
+    assert len(dist.run_steps(sparkle_count=1)) == 2  # on_start and the transition it caused
+    assert dist.run_steps(till_state_in="pumping")[-1].state == "pumping"
+    assert dist.run_steps(till_sparkle_in=["ttsc__stop"])[0].sparkle == "ttsc__stop"
+    assert dist.run_steps(sparkle_count=0) == []
     dist.finish_distiller()
 
 
@@ -57,7 +57,7 @@ def test_contract_passes_in_order_and_fails_with_the_trace():
     dist = ttDistiller()
     pump = Pump(name="pump")
     pump.ttsc__start()
-    steps = dist.sparkle(contract=["pump.ttse__on_start", "pump@idle", "ttsc__start", "@pumping"])
+    steps = dist.run_steps(contract=["pump.ttse__on_start", "pump@idle", "ttsc__start", "@pumping"])
     with pytest.raises(AssertionError, match="(?s)'pump@idle' not found.*ttsc__start"):
         check_contract(steps, ["ttsc__start", "pump@idle"])  # right steps, wrong order
     with pytest.raises(TypeError):
@@ -80,18 +80,18 @@ def test_timeout_waits_for_timers_and_bad_arguments_raise():
 
     dist = ttDistiller()
     waiter = Waiter()
-    steps = dist.sparkle()  # no timeout: does not wait for the pending timer
+    steps = dist.run_steps()  # no timeout: does not wait for the pending timer
     assert [s.sparkle for s in steps] == ["ttse__on_start"]
     assert fired == []
     waiter.ttsc__soon()
-    dist.sparkle(till_sparkle_in="ttse__on_timer", timeout=10.0)  # waits for it
+    dist.run_steps(till_sparkle_in="ttse__on_timer", timeout=10.0)  # waits for it
     assert fired == ["soon"]
     with pytest.raises(TypeError):
-        dist.sparkle(sparkle_count=-1)
+        dist.run_steps(sparkle_count=-1)
     with pytest.raises(TypeError):
-        dist.sparkle(timeout="soon")
+        dist.run_steps(timeout="soon")
     with pytest.raises(TypeError):
-        dist.sparkle(till_state_in=3)
+        dist.run_steps(till_state_in=3)
     dist.finish_distiller()
 
 
@@ -110,7 +110,7 @@ def test_worker_catalyst_calls_reach_the_distiller():
 
     dist = ttDistiller()
     asker = Asker(name="asker")
-    dist.sparkle(till_sparkle_in="ttse__on_pong", timeout=10.0)
+    dist.run_steps(till_sparkle_in="ttse__on_pong", timeout=10.0)
     assert asker.pong_thread != threading.get_ident()
     dist.finish_distiller()
 
@@ -123,7 +123,7 @@ def test_distiller_formula_builds_the_application_without_running_it():
     app = App()
     pump = ttLedger().get_tonic_by_name("pump")
     assert pump.get_active_state() == "--"
-    app.distiller.sparkle(contract=["pump@idle"])
+    app.distiller.run_steps(contract=["pump@idle"])
     app.distiller.finish_distiller()
 
 
