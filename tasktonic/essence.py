@@ -47,6 +47,9 @@ class ttEssence(metaclass=_EssenceMeta):
     _tt_is_catalyst = False
     _tt_is_tonic = False
     _tt_finish_requested = False
+    #: Opt in to finishing once the last child tonic has finished (TaskTonic 0.2.4's default;
+    #: off here, since it would end a TCP server when its last connection closes).
+    _tt_auto_finish_without_infusions = False
     _tt_lc = LC_INIT
     #: The ledger (``ttLedger()``), as TaskTonic 0.2.4 offers it on every essence.
     ledger = LedgerAttribute()

@@ -260,8 +260,14 @@ def add_infusion(base: Any, infusion: Any) -> None:
 
 
 def infusion_completed(base: Any, infusion: Any) -> None:
-    """On ``base``'s thread: one of its infusions has completed."""
+    """On ``base``'s thread: one of its infusions has completed. A tonic that opts in with
+    ``_tt_auto_finish_without_infusions = True`` (TaskTonic 0.2.4's default) finishes once its
+    last child tonic has (timers and the services it uses do not keep it)."""
     base._tt_infusions.pop(infusion, None)
+    if (base._tt_lc == LC_ACTIVE and base._tt_auto_finish_without_infusions
+            and infusion._tt_is_tonic and infusion.base is base
+            and not any(e._tt_is_tonic and e.base is base for e in base._tt_infusions)):
+        base.finish()
     check_complete(base)
 
 

@@ -71,3 +71,73 @@ def test_a_subclass_that_assigns_its_own_ledger_keeps_it():
 
     App()
     assert seen["ledger"] == {"mine": True}
+
+
+def test_tasktonic_ttTonicStore_has_0_2_4_import_paths():
+    import tasktonic
+    from tasktonic.distiller import ttDistiller
+    from tasktonic.selector import ttSelectorCatalyst
+    from tasktonic.ttTonicStore import ttDistiller as pkg_distiller, ttStore as pkg_store
+    from tasktonic.ttTonicStore.ttDistiller import ttDistillerFormula
+    from tasktonic.ttTonicStore.ttIpSockets import SelectorHandler
+    from tasktonic.ttTonicStore.ttStore import ttStore
+    from tasktonic.ttTonicStore.ttTimerScheduled import ttTimerEveryMinute, ttTimerScheduled
+
+    assert pkg_distiller is ttDistiller and pkg_store is ttStore is tasktonic.ttStore
+    assert ttDistillerFormula is tasktonic.distiller.ttDistillerFormula
+    assert SelectorHandler is ttSelectorCatalyst
+    assert ttTimerScheduled is tasktonic.ttTimerScheduled
+    assert ttTimerEveryMinute is tasktonic.ttTimerEveryMinute
+
+
+def _family(auto_finish: bool) -> dict:
+    seen = {"parent finished": False}
+
+    class Child(ttTonic):
+        def ttse__on_start(self):
+            self.finish()
+
+    class Parent(ttTonic):
+        _tt_auto_finish_without_infusions = auto_finish
+
+        def ttse__on_start(self):
+            self.beat = ttTimerSingleShot(3600, sparkle_back=self.ttse__never)  # not a child
+            Child()
+            Child()
+
+        def ttse__never(self, info):
+            raise AssertionError("the hour-long timer fired")
+
+        def ttse__on_finished(self):
+            seen["parent finished"] = True
+
+    class Watcher(ttTonic):
+        """Ends the application by itself when the parent does not."""
+
+        def ttse__on_start(self):
+            self.parent = Parent()
+            self.ttsc__look(0)
+
+        def ttsc__look(self, passes):
+            if self.parent.finished or passes == 200:
+                seen["finished by itself"] = self.parent.finished
+                self.parent.finish()
+                self.finish()
+            else:
+                self.ttsc__look(passes + 1)
+
+    class App(ttFormula):
+        def creating_formula(self):
+            return (("tasktonic/log/to", "off"),)
+
+        def creating_starting_tonics(self):
+            Watcher()
+
+    App()
+    return seen
+
+
+def test_auto_finish_without_infusions_is_opt_in():
+    assert _family(auto_finish=True)["finished by itself"] is True
+    off = _family(auto_finish=False)
+    assert off["finished by itself"] is False and off["parent finished"] is True
