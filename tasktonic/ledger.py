@@ -69,7 +69,7 @@ class ttLedger:
             del self.records[tid]
             if tid != 0:
                 heapq.heappush(self._free, tid)
-            name = getattr(essence, "_tt_is_service", None)
+            name = getattr(essence, "_tt_service_key", None)
             if name and self.services.get(name) is essence:
                 del self.services[name]
 

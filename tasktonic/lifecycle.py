@@ -332,9 +332,26 @@ _creating: dict[str, _Creation] = {}
 _waiting_for: dict[int, str] = {}
 
 
-def access_service(cls: type, name: str, args: tuple, kwargs: dict) -> Any:
-    """Create the service ``name`` on first use, else hand out the live one and register the
-    caller as a base. Only one thread builds a given service; others wait for that one only."""
+def _service_key(cls: type, declared: Any, kwargs: dict) -> str:
+    """The ledger key of a service: its ``_tt_is_service`` string, or for
+    ``_tt_is_service = True`` the class and its ``name=`` (one instance per class and name)."""
+    if declared is True:
+        name = kwargs.get("name")
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"tasktonic: {cls.__name__} is a service keyed by its name "
+                            "(_tt_is_service = True): pass name='...'")
+        return f"{cls.__module__}.{cls.__qualname__}[{name}]"
+    if not isinstance(declared, str):
+        raise TypeError(f"tasktonic: {cls.__name__}._tt_is_service must be a str or True, "
+                        f"got {declared!r}")
+    kwargs.setdefault("name", declared)  # a service is found by its service name
+    return declared
+
+
+def access_service(cls: type, declared: Any, args: tuple, kwargs: dict) -> Any:
+    """Create the service on first use, else hand out the live one and register the caller
+    as a base. Only one thread builds a given service; others wait for that one only."""
+    name = _service_key(cls, declared, kwargs)
     ctxt = {key: kwargs.pop(key) for key in [k for k in kwargs if k.startswith("ctxt_")]}
     caller = _context.current_tonic()
     ledger = ttLedger()
@@ -359,6 +376,7 @@ def access_service(cls: type, name: str, args: tuple, kwargs: dict) -> Any:
         if builder:
             try:
                 service = construct(cls, None, args, kwargs)
+                service._tt_service_key = name
                 with _lock:
                     ledger.add_service(name, service)
             finally:

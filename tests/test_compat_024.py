@@ -141,3 +141,56 @@ def test_auto_finish_without_infusions_is_opt_in():
     assert _family(auto_finish=True)["finished by itself"] is True
     off = _family(auto_finish=False)
     assert off["finished by itself"] is False and off["parent finished"] is True
+
+
+def test_service_names_and_services_keyed_by_name():
+    seen = {}
+
+    class Central(ttCatalyst):
+        _tt_is_service = "central_connection_service"
+
+    class IpConnection(Central):
+        pass
+
+    class Plain(ttTonic):
+        _tt_is_service = "plain_service"
+
+    class PerName(ttTonic):
+        _tt_is_service = True
+
+    class OtherPerName(ttTonic):
+        _tt_is_service = True
+
+    class User(ttTonic):
+        def ttse__on_start(self):
+            ledger = ttLedger()
+            seen["central"] = Central()            # bound to the concrete one started first
+            seen["plain"] = Plain()
+            seen["by name"] = (ledger.get_tonic_by_name("central_connection_service"),
+                               ledger.get_tonic_by_name("plain_service"))
+            a, b, a_again = PerName(name="a"), PerName(name="b"), PerName(name="a")
+            seen["per name"] = (a, b, a_again, OtherPerName(name="a"))
+            seen["found a"] = ledger.get_tonic_by_name("b")
+            try:
+                PerName()
+            except TypeError as exc:
+                seen["no name"] = str(exc)
+            self.finish()
+
+    class App(ttFormula):
+        def creating_formula(self):
+            return (("tasktonic/log/to", "off"),)
+
+        def creating_starting_tonics(self):
+            seen["concrete"] = IpConnection()
+            User()
+
+    App()
+    assert seen["central"] is seen["concrete"] and seen["concrete"].name == \
+        "central_connection_service"
+    assert seen["by name"] == (seen["concrete"], seen["plain"])
+    a, b, a_again, other_a = seen["per name"]
+    assert a is a_again and a is not b and a.name == "a" and b.name == "b"
+    assert other_a is not a  # another class with True never shares an instance
+    assert seen["found a"] is b
+    assert "PerName" in seen["no name"] and "name=" in seen["no name"]
