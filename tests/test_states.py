@@ -291,3 +291,35 @@ def test_to_state_minus_one_stops_the_state_machine_and_a_name_starts_it_again()
     run_app(Machine)
     assert events == ["enter a", ("deferred", "a"), "exit a", ("generic", "--", None),
                       "enter a", ("again", "a"), "exit a"]
+
+
+def test_finishing_leaves_the_active_state_after_the_infusions_and_before_on_finished():
+    """Seed 001 §4.2 / seed 000 §6: a finishing tonic stops its state machine: once its
+    infusions have finished, the exit hook of its state runs, then ttse__on_finished, with no
+    state active from then on."""
+    events = []
+
+    class Child(ttTonic):
+        def ttse__on_finished(self):
+            events.append("child finished")
+
+    class Machine(ttTonic):
+        def ttse__on_start(self):
+            Child()
+            self.to_state("running")
+            self.ttsc__stop()
+
+        def ttsc__stop(self):
+            self.finish()
+
+        def ttse_running__on_exit(self):
+            events.append(("exit running", self.get_active_state()))
+
+        def ttse__on_exit(self):
+            events.append("generic exit must not run: the state's own hook exists")
+
+        def ttse__on_finished(self):
+            events.append(("finished", self.get_active_state(), self.state))
+
+    run_app(Machine)
+    assert events == ["child finished", ("exit running", "running"), ("finished", "--", None)]
