@@ -43,7 +43,7 @@ class ttLedger:
         self._main_expected = False
         self._app_tonics = 0
         self.auto_finish = False  # set once the formula has started its tonics
-        self.failure: Exception | None = None  # set when the error policy stopped the app
+        self.failure: BaseException | None = None  # what ended the app: re-raised by the formula
 
     # -- ids and records ---------------------------------------------------------------
     def register(self, essence: Any) -> int:

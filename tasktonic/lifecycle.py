@@ -65,7 +65,7 @@ _lock = threading.RLock()
 
 
 # -- construction ----------------------------------------------------------------------------
-def construct(cls: type, base: Any, args: tuple, kwargs: dict) -> Any:
+def construct(cls: Any, base: Any, args: tuple, kwargs: dict) -> Any:
     """Build one essence: identity, ``__init__``, then ACTIVE (or nothing left if it raised)."""
     essence = cls.__new__(cls)
     essence._tt_pre_init(base)

@@ -148,6 +148,7 @@ class ttTonic(ttEssence):
         ``to_state(-1)`` stops the state machine the same way: the exit hook runs, then no
         state is active until the next ``to_state(name)``.
         """
+        index: int | None
         if state == -1 and type(state) is int:
             index = 0
         elif not isinstance(state, str):
@@ -236,7 +237,7 @@ class ttTonic(ttEssence):
     def run_sparkle_now(self, method: Callable, *args: Any) -> None:
         """Run one of this tonic's sparkle methods now, inside the running sparkle (routed by
         state, traced, errors handled like any sparkle); a plain method is just called."""
-        func = getattr(method, "__func__", None)
+        func: Any = getattr(method, "__func__", None)
         if getattr(func, "_tt_sparkle_method", False):
             self._tt_loop.run_now(self, self._tt_sparkles[func.__name__], args)
         else:
