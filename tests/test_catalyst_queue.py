@@ -352,3 +352,89 @@ def test_the_documents_selector_handler_runs_a_socketpair_round_trip():
     assert type(handler.catalyst_queue).__name__ == "MyNotifyingQueue"
     assert handler.finished and not handler.sparkling
     assert not handler._tt_thread.is_alive() or handler._tt_thread.join(30) is None
+
+
+# -- errors, stop from another thread, misuse ---------------------------------------------------
+class Faulty(ttTonic):
+    def __init__(self, log, **kwargs):
+        super().__init__(**kwargs)
+        self.log = log
+
+    def ttse__on_start(self):
+        self.ttsc__explode(7)
+
+    def ttsc__explode(self, n):
+        raise ValueError(f"boom {n}")
+
+    def on_sparkle_error(self, sparkle, error):
+        self.log.append((sparkle, str(error), self.catalyst.on_own_thread()))
+        self.finish()
+        return True
+
+
+def test_a_sparkle_error_on_a_queue_catalyst_goes_to_the_tonics_error_handling():
+    log = []
+    holder = {}
+
+    def starting():
+        holder["catalyst"] = QueueCatalyst(name="queued")
+        Faulty(log, catalyst=holder["catalyst"])
+
+    run_app(starting, timeout=30)
+    assert log == [("ttsc__explode", "boom 7", True)]
+    assert holder["catalyst"].finished
+
+
+def test_stop_from_another_thread_ends_a_get_that_waits_without_timeout():
+    class SignallingQueue(RecordingQueue):
+        def __init__(self):
+            super().__init__()
+            self.waiting = threading.Event()
+
+        def get(self, block=True, timeout=None):
+            if timeout is None:
+                self.waiting.set()
+            return super().get(block, timeout)
+
+    q = SignallingQueue()
+    loop = QueueLoop(q, lambda tonic, entry, exc: None)
+    thread = threading.Thread(target=loop.run, daemon=True)
+    thread.start()
+    assert q.waiting.wait(30)  # the loop is (about to be) blocked in get() with no timeout
+    loop.stop()
+    thread.join(30)  # a guard only: the stop's WAKE_ORDER ends the get at once
+    assert not thread.is_alive()
+    assert [item for _t, item in q.puts] == [WAKE_ORDER]
+    loop.close()
+    assert loop.closed and loop.drain() == []
+
+
+def test_execute_sparkle_outside_a_catalyst_queue_loop_is_refused():
+    import pytest
+
+    class Lonely(ttTonic):
+        pass
+
+    errors = []
+
+    def starting():
+        tonic = Lonely()
+        try:
+            tonic._execute_sparkle(tonic._tt_sparkles["ttse__on_start"])
+        except RuntimeError as exc:
+            errors.append(str(exc))
+        tonic.finish()
+
+    run_app(starting, timeout=30)
+    assert len(errors) == 1 and "_execute_sparkle" in errors[0]
+    with pytest.raises(TypeError, match="runs its own loop"):
+        from tasktonic.selector import ttSelectorCatalyst
+
+        class Bad(ttSelectorCatalyst):
+            def new_catalyst_queue(self):
+                return queue.SimpleQueue()
+
+        def bad_starting():
+            Bad()
+
+        run_app(bad_starting, timeout=30)
