@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-__all__ = ["bind_loop", "current_tonic", "current_order", "building"]
+__all__ = ["bind_loop", "bound_loop", "current_tonic", "current_order", "building"]
 
 
 class _ThreadContext(threading.local):
@@ -26,6 +26,11 @@ _tls = _ThreadContext()
 def bind_loop(loop: Any) -> None:
     """Declare ``loop`` as the sparkle loop running on this thread (None to unbind)."""
     _tls.loop = loop
+
+
+def bound_loop() -> Any:
+    """The sparkle loop bound to this thread, or None."""
+    return _tls.loop
 
 
 def building() -> list:

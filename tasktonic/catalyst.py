@@ -6,11 +6,31 @@ tonics that run on it. An ordinary catalyst finishes when the last tonic it host
 the main catalyst finishes when the application has no tonic of its own left (services do not
 count), and then finishes every other catalyst. A finishing catalyst finishes what it hosts,
 waits for it, and stops its loop.
+
+Extension points (seed 002, sections 3 and 5A). A catalyst that overrides neither of these runs
+the fast loop (compiled when available) and has no catalyst queue (``catalyst_queue`` is None):
+
+* ``new_catalyst_queue()`` returns the object every work order for this catalyst goes through:
+  a subclass that overrides it gets ``catalyst.catalyst_queue``, whose ``put(order)`` receives
+  each work order (from any thread; arguments already copied across threads) as a
+  ``CatalystWorkOrder(tonic, sparkle, args, kwargs, source)`` (``tasktonic.queue_loop``), and
+  the loop reads it with ``get(timeout=...)``, still firing timers and running extra sparkles.
+  ``get`` and ``get_nowait`` must raise ``queue.Empty`` when nothing is there.
+* ``sparkle()`` is the loop the catalyst's thread runs. A subclass that overrides it writes its
+  own loop over the catalyst queue (the default queue is a ``queue.SimpleQueue`` unless
+  ``new_catalyst_queue`` is overridden too) with ``self.sparkling``, ``catalyst_queue.get()`` /
+  ``get_nowait()``, ``instance._execute_sparkle(sparkle, *args, **kwargs)``,
+  ``self.next_timer_expire()`` (fires due timers, returns the seconds to the next one) and, if
+  it wants, ``self.extra_sparkles`` / ``self.run_extra_sparkles()``.
+
+``ttSelectorCatalyst`` (``tasktonic.selector``) remains the recommended way to wait on sockets.
 """
 from __future__ import annotations
 
 import logging
+import queue
 import threading
+from time import monotonic
 from typing import Any
 
 from . import _context, lifecycle
@@ -19,6 +39,7 @@ from .errors import handle_sparkle_error
 from .essence import ttEssence
 from .ledger import MAIN_CATALYST_NAME, ttLedger
 from .log import trace_sparkle, ttLog
+from .queue_loop import QueueLoop
 from .tonic import ttTonic
 
 __all__ = ["ttCatalyst", "join_catalyst_threads"]
@@ -34,9 +55,26 @@ class ttCatalyst(ttTonic):
     _tt_is_catalyst = True
     #: The loop this catalyst runs; the selector catalyst waits in ``selectors`` instead.
     _tt_loop_class: Any = _loop.SparkleLoop
+    #: The queue every work order goes through (``new_catalyst_queue()``); None on a catalyst
+    #: that overrides neither ``new_catalyst_queue`` nor ``sparkle`` (it runs the fast loop).
+    catalyst_queue: Any = None
+    #: False in a subclass whose ``sparkle`` means something else (the distiller's stepping).
+    _tt_sparkle_is_the_loop = True
 
     def _tt_pre_init(self, base: Any) -> None:
-        self._tt_sparkle_loop = self._tt_loop_class(handle_sparkle_error)
+        self._tt_sparkling = False
+        self._tt_stopping = False
+        cls = type(self)
+        if (cls.new_catalyst_queue is not ttCatalyst.new_catalyst_queue
+                or (cls._tt_sparkle_is_the_loop and cls.sparkle is not ttCatalyst.sparkle)):
+            if cls._tt_loop_class is not _loop.SparkleLoop:
+                raise TypeError(f"tasktonic: {cls.__name__} runs its own loop "
+                                f"({cls._tt_loop_class.__name__}); it cannot override "
+                                "new_catalyst_queue() or sparkle()")
+            self.catalyst_queue = self.new_catalyst_queue()
+            self._tt_sparkle_loop = QueueLoop(self.catalyst_queue, handle_sparkle_error)
+        else:
+            self._tt_sparkle_loop = self._tt_loop_class(handle_sparkle_error)
         self._tt_loop = self._tt_sparkle_loop
         self.catalyst = self
         self._tt_hosted: dict = {}
@@ -81,6 +119,73 @@ class ttCatalyst(ttTonic):
         """This catalyst's timer heap (touched only on its own thread)."""
         return self._tt_sparkle_loop.timers
 
+    # -- the extension points (seed 002, sections 3 and 5A) ----------------------------
+    def new_catalyst_queue(self) -> Any:
+        """The catalyst queue: override to return your own (``put``, ``get(timeout=...)``,
+        ``get_nowait()``, both raising ``queue.Empty`` when empty).
+
+        Called once, while the catalyst is built (before its ``__init__`` body runs). The default
+        is a ``queue.SimpleQueue``, used only by a subclass that overrides ``sparkle()``; a
+        catalyst that overrides neither runs the fast loop and has no queue.
+        """
+        return queue.SimpleQueue()
+
+    def sparkle(self) -> None:
+        """The loop this catalyst's thread runs until the catalyst has finished.
+
+        The default runs the loop of ``sparkle_loop``. An override runs its own loop over
+        ``self.catalyst_queue`` while ``self.sparkling`` is true: it takes work orders with
+        ``get(timeout=...)`` or ``get_nowait()``, runs each with
+        ``order.tonic._execute_sparkle(order.sparkle, *order.args, **order.kwargs)`` (which also
+        runs the extra sparkles it queued), and fires timers with ``self.next_timer_expire()``
+        (its result is the timeout for the next wait). Anything it gets from the queue must be
+        run with ``_execute_sparkle`` (a stop from another thread puts a work order that does
+        nothing, so that a blocked ``get`` returns).
+        """
+        self._tt_sparkle_loop.run()
+
+    @property
+    def sparkling(self) -> bool:
+        """True while the loop runs and the catalyst has not stopped it (it has finished)."""
+        return self._tt_sparkling and not self._tt_stopping
+
+    @sparkling.setter
+    def sparkling(self, value: bool) -> None:
+        if value:
+            self._tt_sparkling = True  # a stopped catalyst stays stopped
+        else:
+            self._tt_stopping = True
+            self._tt_sparkle_loop.stop()
+
+    @property
+    def extra_sparkles(self) -> Any:
+        """The extra sparkles (state transitions) queued by the sparkle just run and not run yet
+        (a catalyst queue's loop only; ``_execute_sparkle`` runs them itself)."""
+        loop = self._tt_sparkle_loop
+        return loop.extra if isinstance(loop, QueueLoop) else ()
+
+    def run_extra_sparkles(self) -> None:
+        """Run the extra sparkles still queued (on this catalyst's thread, between orders)."""
+        self._tt_sparkle_loop.run_extra()
+
+    def fire_due_timers(self) -> int:
+        """Fire the timers that are due (each queues its sparkle); return how many fired."""
+        return self._tt_sparkle_loop.fire_due(monotonic())
+
+    def next_timer_expire(self) -> float | None:
+        """Fire the due timers, then return the seconds until the next timer expires (None
+        when there is none): the timeout for a hand-written loop's next wait. Call it on this
+        catalyst's thread, between work orders."""
+        loop = self._tt_sparkle_loop
+        while True:
+            deadline = loop.timers.next_deadline()
+            if deadline is None:
+                return None
+            now = monotonic()
+            if deadline > now:
+                return deadline - now
+            loop.fire_due(now)
+
     # -- running -----------------------------------------------------------------------
     def start_sparkling(self) -> None:
         """Run the loop: in this thread for the main catalyst, else in a new thread."""
@@ -99,18 +204,23 @@ class ttCatalyst(ttTonic):
     def _tt_run(self) -> None:
         loop = self._tt_sparkle_loop
         _context.bind_loop(loop)
+        if isinstance(loop, QueueLoop):
+            loop.thread_id = threading.get_ident()  # an overriding sparkle() never calls run()
+        sparkle = self.sparkle if self._tt_sparkle_is_the_loop else loop.run
+        self._tt_sparkling = True
         try:
             try:
-                loop.run()
+                sparkle()
             except BaseException as exc:
                 self._tt_stopped_by(exc)
-                loop.run()  # run the finishing of what this catalyst hosts, then end
+                sparkle()  # run the finishing of what this catalyst hosts, then end
         except BaseException as exc:
             if self.id == 0:
                 raise
             _log.error("tasktonic: catalyst %r could not finish after %s; its tonics are "
                        "abandoned", self.name, type(exc).__name__, exc_info=exc)
         finally:
+            self._tt_sparkling = False
             _context.bind_loop(None)
             loop.close()
 
@@ -147,6 +257,7 @@ class ttCatalyst(ttTonic):
 
     def _tt_completed(self) -> None:
         super()._tt_completed()
+        self._tt_stopping = True
         self._tt_sparkle_loop.stop()
 
     def _tt_releasing(self) -> None:

@@ -295,6 +295,9 @@ class _Contract:
 class ttDistiller(ttCatalyst):
     """The main catalyst of a test application, driven step by step from the test."""
 
+    #: ``sparkle()`` here is 0.2.4's stepping API, not the catalyst's loop (ttCatalyst.sparkle).
+    _tt_sparkle_is_the_loop = False
+
     def _tt_pre_init(self, base: Any) -> None:
         ledger = ttLedger()
         if not ledger.main_expected:

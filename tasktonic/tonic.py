@@ -21,6 +21,7 @@ from . import lifecycle
 from .essence import ttEssence
 from .ledger import ttLedger
 from .log import emit, trace_sparkle, ttLog
+from .queue_loop import execute_sparkle
 
 __all__ = ["ttTonic"]
 
@@ -242,6 +243,12 @@ class ttTonic(ttEssence):
             self._tt_loop.run_now(self, self._tt_sparkles[func.__name__], args)
         else:
             method(*args)
+
+    def _execute_sparkle(self, sparkle: Any, *args: Any, **kwargs: Any) -> None:
+        """Run a work order taken from a catalyst queue (in a catalyst's own ``sparkle()``):
+        ``sparkle``'s handler for this tonic's state, traced, errors handled, then the extra
+        sparkles (state transitions) it queued. See ``ttCatalyst.sparkle``."""
+        execute_sparkle(self, sparkle, args, kwargs)
 
     def _ttss__call(self, func: Callable, *args: Any, **kwargs: Any) -> None:
         """Run a plain callable on this tonic's catalyst, as a sparkle of this tonic."""
