@@ -6,7 +6,12 @@ import threading
 import pytest
 
 from tasktonic import ttCatalyst, ttLedger, ttTimerSingleShot, ttTonic
-from tasktonic.distiller import DistillerStep, check_contract, ttDistiller, ttDistillerFormula
+from tasktonic.distiller import (
+    DistillerStep,
+    check_contract,
+    ttDistiller,
+    ttDistillerFormula,
+)
 
 
 class Pump(ttTonic):
@@ -65,21 +70,27 @@ def test_contract_passes_in_order_and_fails_with_the_trace():
     dist.finish_distiller()
 
 
+class Waiter(ttTonic):
+    """Keeps an hour-long timer pending; ``ttsc__soon`` adds a short one. Notes each firing."""
+
+    def __init__(self, fired: list, **kwargs):
+        super().__init__(**kwargs)
+        self.fired = fired
+
+    def ttse__on_start(self):
+        ttTimerSingleShot(3600, name="hour")  # pending for the whole test
+
+    def ttsc__soon(self):
+        ttTimerSingleShot(0.02, name="soon")
+
+    def ttse__on_timer(self, info):
+        self.fired.append(info["name"])
+
+
 def test_timeout_waits_for_timers_and_bad_arguments_raise():
-    fired = []
-
-    class Waiter(ttTonic):
-        def ttse__on_start(self):
-            ttTimerSingleShot(3600, name="hour")  # pending for the whole test
-
-        def ttsc__soon(self):
-            ttTimerSingleShot(0.02, name="soon")
-
-        def ttse__on_timer(self, info):
-            fired.append(info["name"])
-
+    fired: list = []
     dist = ttDistiller()
-    waiter = Waiter()
+    waiter = Waiter(fired)
     steps = dist.run_steps()  # no timeout: does not wait for the pending timer
     assert [s.sparkle for s in steps] == ["ttse__on_start"]
     assert fired == []

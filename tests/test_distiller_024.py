@@ -6,8 +6,9 @@ import threading
 
 import pytest
 
-from tasktonic import ttCatalyst, ttFormula, ttLedger, ttTimerSingleShot, ttTonic
+from tasktonic import ttCatalyst, ttFormula, ttLedger, ttTonic
 from tasktonic.distiller import DistillerStep, ttDistiller
+from tests.test_distiller import Waiter
 
 TRACE_KEYS = {"id", "tonic", "sparkle", "args", "kwargs", "at_enter", "at_exit"}
 MOMENT_KEYS = {"@", "state", "probes"}
@@ -197,20 +198,9 @@ def test_stop_on_sparkle_count_state_and_sparkle():
 
 
 def test_timeout_waits_for_timers_and_idle_does_not():
-    fired = []
-
-    class Waiter(ttTonic):
-        def ttse__on_start(self):
-            ttTimerSingleShot(3600, name="hour")  # pending for the whole test
-
-        def ttsc__soon(self):
-            ttTimerSingleShot(0.02, name="soon")
-
-        def ttse__on_timer(self, info):
-            fired.append(info["name"])
-
+    fired: list = []
     dist = ttDistiller()
-    waiter = Waiter(name="waiter")
+    waiter = Waiter(fired, name="waiter")
     status = dist.sparkle()
     assert status["stop_condition"] == ["idle"] and fired == []
     waiter.ttsc__soon()
