@@ -60,6 +60,8 @@ class ttCatalyst(ttTonic):
     catalyst_queue: Any = None
     #: False in a subclass whose ``sparkle`` means something else (the distiller's stepping).
     _tt_sparkle_is_the_loop = True
+    #: The fast loop (``_tt_loop_class``), or a QueueLoop over ``catalyst_queue``.
+    _tt_sparkle_loop: _loop.SparkleLoop | QueueLoop
 
     def _tt_pre_init(self, base: Any) -> None:
         self._tt_sparkling = False

@@ -254,9 +254,11 @@ def _diff(old_flat: list, new_flat: list, source: Any = None) -> list:
     return changes
 
 
-class Change(tuple):
+class Change(tuple[str, Any, Any]):
     """One change as subscribers get it: unpacks as ``(path, new, old)`` and carries ``.source``,
     the tag of the ``source()`` block that made it (None when it was made outside one)."""
+
+    source: Any  # set per instance in __new__ (a tuple subclass without __slots__ has a dict)
 
     def __new__(cls, path: str, new: Any, old: Any, source: Any = None) -> "Change":
         self = tuple.__new__(cls, (path, new, old))
@@ -377,8 +379,8 @@ class DataTree:
         source = self._current_source()
         deliveries = None
         with self._lock:
-            node = self._root
-            trail = []
+            node: Any = self._root  # a _Branch or a _Seq on the way down
+            trail: list = []        # (holder, key) per depth
             norm: list = []
             for token in tokens:
                 cls = type(node)

@@ -88,13 +88,14 @@ import copy
 import numbers
 import time
 from time import monotonic
-from typing import Any, Iterable, NamedTuple, TextIO
+from typing import Any, Iterable, NamedTuple, TextIO, cast
 
 from . import _context, lifecycle
 from ._switch import loop as _loop
 from .catalyst import join_catalyst_threads, ttCatalyst
 from .formula import prepare_settings, ttFormula
 from .ledger import MAIN_CATALYST_NAME, ttLedger
+from .tonic import ttTonic
 
 WorkOrder = _loop.WorkOrder
 
@@ -274,9 +275,10 @@ class _Contract:
         for name, rules in self.rules.items():
             if name in matched:
                 continue
-            tonic = ledger.get_tonic_by_name(name)
-            if tonic is None:
+            found = ledger.get_tonic_by_name(name)
+            if found is None:
                 continue
+            tonic = cast(ttTonic, found)  # contract rules name tonics
             why = []
             if tonic.state is not None and tonic.state in rules["till_state_in"]:
                 why.append(f"state: {tonic.state!r}")
@@ -297,6 +299,8 @@ class ttDistiller(ttCatalyst):
 
     #: ``sparkle()`` here is 0.2.4's stepping API, not the catalyst's loop (ttCatalyst.sparkle).
     _tt_sparkle_is_the_loop = False
+    #: The fast loop: a distiller overrides no extension point, so it has no catalyst queue.
+    _tt_sparkle_loop: _loop.SparkleLoop
 
     def _tt_pre_init(self, base: Any) -> None:
         ledger = ttLedger()
@@ -369,7 +373,11 @@ class ttDistiller(ttCatalyst):
         finally:
             loop.tracer = previous_tracer
 
-    def sparkle(self, sparkle_count: int | None = None, timeout: float | None = None,
+    # Not ttCatalyst.sparkle (the loop a catalyst's thread runs) but 0.2.4's stepping API of
+    # the same name, hence another signature: a distiller has no thread of its own
+    # (_tt_sparkle_is_the_loop = False).
+    def sparkle(self, sparkle_count: int | None = None,  # type: ignore[override]
+                timeout: float | None = None,
                 till_state_in: Any = None, till_sparkle_in: Any = None,
                 contract: dict | Iterable[str] | None = None, *,
                 steps: int | None = None) -> dict:

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import heapq
 import threading
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, cast
+
+if TYPE_CHECKING:  # essence and catalyst import this module: only the checker needs them
+    from .catalyst import ttCatalyst
+    from .essence import ttEssence
 
 __all__ = ["ttLedger", "MAIN_CATALYST_NAME", "LedgerAttribute"]
 
@@ -35,10 +39,10 @@ class ttLedger:
         return cls._instance
 
     def _setup(self) -> None:
-        self.records: dict[int, Any] = {}
+        self.records: dict[int, ttEssence] = {}
         self._free: list[int] = []
         self._next_id = 1
-        self.services: dict[str, Any] = {}
+        self.services: dict[str, ttEssence] = {}
         self.formula: dict[str, Any] = {}
         self._main_expected = False
         self._app_tonics = 0
@@ -46,7 +50,7 @@ class ttLedger:
         self.failure: BaseException | None = None  # what ended the app: re-raised by the formula
 
     # -- ids and records ---------------------------------------------------------------
-    def register(self, essence: Any) -> int:
+    def register(self, essence: ttEssence) -> int:
         """Give ``essence`` an id and record it; the first catalyst of a formula gets id 0."""
         with self._lock:
             if self._main_expected and getattr(essence, "_tt_is_catalyst", False):
@@ -60,7 +64,7 @@ class ttLedger:
             self.records[tid] = essence
             return tid
 
-    def unregister(self, essence: Any) -> None:
+    def unregister(self, essence: ttEssence) -> None:
         """Forget ``essence`` and free its id (and its service name, if it is the service)."""
         with self._lock:
             tid = essence.id
@@ -86,10 +90,10 @@ class ttLedger:
         """True between ``expect_main_catalyst`` and the main catalyst's registration."""
         return self._main_expected
 
-    def get_tonic_by_id(self, tid: int) -> Any:
+    def get_tonic_by_id(self, tid: int) -> ttEssence | None:
         return self.records.get(tid)
 
-    def get_tonic_by_name(self, name: str) -> Any:
+    def get_tonic_by_name(self, name: str) -> ttEssence | None:
         with self._lock:
             for essence in self.records.values():
                 if essence.name == name:
@@ -101,14 +105,15 @@ class ttLedger:
         return None if essence is None else essence.id
 
     @property
-    def main_catalyst(self) -> Any:
-        return self.records.get(0)
+    def main_catalyst(self) -> ttCatalyst | None:
+        # id 0 is only ever given to a catalyst (register)
+        return cast("ttCatalyst | None", self.records.get(0))
 
     # -- services ----------------------------------------------------------------------
-    def get_service_by_name(self, service: str) -> Any:
+    def get_service_by_name(self, service: str) -> ttEssence | None:
         return self.services.get(service)
 
-    def add_service(self, name: str, essence: Any) -> None:
+    def add_service(self, name: str, essence: ttEssence) -> None:
         with self._lock:
             self.services[name] = essence
 
@@ -124,10 +129,10 @@ class ttLedger:
         """How many application tonics (not services, not the main catalyst) are alive."""
         return self._app_tonics
 
-    def catalysts(self) -> list:
+    def catalysts(self) -> list[ttCatalyst]:
         """The live catalysts."""
         with self._lock:
-            return [e for e in self.records.values() if e._tt_is_catalyst]
+            return [cast("ttCatalyst", e) for e in self.records.values() if e._tt_is_catalyst]
 
     # -- formula settings --------------------------------------------------------------
     def update_formula(self, formula: Any, val: Any = None) -> None:

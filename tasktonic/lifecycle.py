@@ -210,10 +210,11 @@ def application_idle(main: Any) -> None:
 def request_finish(essence: Any) -> bool:
     """Note a finish asked for during INIT; True when the caller should go on finishing."""
     with _lock:
-        if essence._tt_lc == LC_INIT:
+        phase: int = essence._tt_lc
+        if phase == LC_INIT:
             essence._tt_finish_requested = True
             return False
-        return essence._tt_lc == LC_ACTIVE
+        return phase == LC_ACTIVE
 
 
 def begin_finish(essence: Any) -> None:

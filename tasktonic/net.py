@@ -68,6 +68,9 @@ __all__ = ["ttTcpConnection", "ttTcpClient", "ttTcpServer", "ttUdpSocket",
 
 _log = logging.getLogger("tasktonic")
 
+#: The socket type, for annotations inside classes whose ``socket`` property hides the module.
+_Socket = socket.socket
+
 #: Default bound of a connection's send buffer (bytes the kernel has not accepted yet).
 DEFAULT_MAX_BUFFER = 1 << 20
 #: The largest UDP payload over IPv4 (65535 - 8 byte UDP header - 20 byte IP header).
@@ -127,6 +130,7 @@ class _ttNetTonic(ttTonic):
     """Common part: the selector catalyst check, the owner and optional owner events."""
 
     owner: Any = None
+    catalyst: ttSelectorCatalyst  # checked in __init__
     # class defaults, so that releasing works whenever __init__ raises
     _sock: socket.socket | None = None
     _mask = 0
@@ -181,7 +185,7 @@ class _ttNetTonic(ttTonic):
         except OSError:
             pass
 
-    def tts__ready(self, sock: socket.socket, events: int) -> None:
+    def tts__ready(self, sock: _Socket, events: int) -> None:
         """Readiness from the selector (overridden)."""
 
     def _tt_releasing(self) -> None:
@@ -309,7 +313,7 @@ class ttTcpConnection(_ttNetTonic):
         self._tt_watch(mask)
 
     # -- receiving ---------------------------------------------------------------------
-    def tts__ready(self, sock: socket.socket, events: int) -> None:
+    def tts__ready(self, sock: _Socket, events: int) -> None:
         if sock is not self._sock:
             return  # stale readiness for a socket we have closed
         if events & EVENT_WRITE:
@@ -382,7 +386,7 @@ class ttTcpClient(ttTcpConnection):
         else:
             self._tt_connect_failed(OSError(err, os.strerror(err)))
 
-    def tts__ready(self, sock: socket.socket, events: int) -> None:
+    def tts__ready(self, sock: _Socket, events: int) -> None:
         if sock is not self._sock:
             return
         if self._connected:
@@ -437,7 +441,7 @@ class ttTcpServer(_ttNetTonic):
         except OSError as exc:
             raise _named(exc, "listen on", host, port) from exc
         sock.setblocking(False)
-        self._port = sock.getsockname()[1]
+        self._port: int = sock.getsockname()[1]
 
     @property
     def port(self) -> int:
@@ -451,7 +455,7 @@ class ttTcpServer(_ttNetTonic):
         """Stop listening and close every accepted connection (same as ``finish()``)."""
         self.finish()
 
-    def tts__ready(self, sock: socket.socket, events: int) -> None:
+    def tts__ready(self, sock: _Socket, events: int) -> None:
         if sock is not self._sock:
             return
         for _ in range(_BURST):
@@ -486,7 +490,7 @@ class ttUdpSocket(_ttNetTonic):
         sock = _bind(self, host, port, socket.SOCK_DGRAM, "bind UDP")
         sock.setblocking(False)
         self.address = sock.getsockname()
-        self._port = self.address[1]
+        self._port: int = self.address[1]
 
     @property
     def port(self) -> int:
@@ -531,7 +535,7 @@ class ttUdpSocket(_ttNetTonic):
         """Close the socket and finish (same as ``finish()``)."""
         self.finish()
 
-    def tts__ready(self, sock: socket.socket, events: int) -> None:
+    def tts__ready(self, sock: _Socket, events: int) -> None:
         if sock is not self._sock:
             return
         for _ in range(_BURST):

@@ -80,7 +80,7 @@ _TIME_RE = re.compile(r"([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?")
 _MINUTE_RE = re.compile(r"([0-9]{1,2})?:([0-9]{2})")
 
 
-def parse_time_str(time_str: str) -> tuple[int | None, int | None, int | None]:
+def parse_time_str(time_str: str) -> tuple[int, int, int | None]:
     """Parse ``"HH:MM"`` or ``"HH:MM:SS"`` (24-hour clock) into ``(hour, minute, second)``.
 
     The hour may have one or two digits ("6:30"); minutes and seconds have exactly two.
@@ -274,7 +274,9 @@ class Schedule:
                                     f"in_week is not given, got {day!r} (str); set in_week "
                                     f"to use a weekday name")
                 day = _check_int("day", day, 1, 31)
-                if unit == "year" and day > _MONTH_MAX_DAYS[self.month - 1]:
+                # (unit "year" without week: month was normalised to an int above)
+                if (unit == "year" and self.month is not None
+                        and day > _MONTH_MAX_DAYS[self.month - 1]):
                     raise ValueError(f"Schedule.day={day!r} never occurs in "
                                      f"month={self.month!r}; the schedule would never fire")
                 put("day", day)
@@ -302,9 +304,31 @@ class Schedule:
         fold = now.fold if wall.date() == base.date() else 0
         return wall.replace(tzinfo=now.tzinfo, fold=fold)
 
+    # After __post_init__ the fields a unit uses are never None and ``day`` is an int;
+    # these accessors state that for the type checker.
+    def _n_second(self) -> float:
+        assert self.second is not None
+        return self.second
+
+    def _n_hour(self) -> int:
+        assert self.hour is not None
+        return self.hour
+
+    def _n_minute(self) -> int:
+        assert self.minute is not None
+        return self.minute
+
+    def _n_day(self) -> int:
+        assert isinstance(self.day, int)
+        return self.day
+
+    def _n_month(self) -> int:
+        assert self.month is not None
+        return self.month
+
     def _next_wall(self, base: datetime) -> datetime | None:
         unit = self.unit
-        second, micro = _split_second(self.second)
+        second, micro = _split_second(self._n_second())
         if unit == "minute":
             step = self.every
             cand = base.replace(minute=base.minute - base.minute % step, second=second,
@@ -314,12 +338,12 @@ class Schedule:
             return cand
         if unit == "hour":
             step = self.every
-            cand = base.replace(hour=base.hour - base.hour % step, minute=self.minute,
+            cand = base.replace(hour=base.hour - base.hour % step, minute=self._n_minute(),
                                 second=second, microsecond=micro)
             while cand <= base:
                 cand += timedelta(hours=step)
             return cand
-        at = time(self.hour, self.minute, second, micro)
+        at = time(self._n_hour(), self._n_minute(), second, micro)
         if unit == "day":
             cand = datetime.combine(base.date(), at)
             return cand if cand > base else cand + timedelta(days=1)
@@ -332,7 +356,7 @@ class Schedule:
     def _dates_from(self, start: date) -> Iterator[date]:
         """Matching dates in increasing order, from around ``start`` for a bounded span."""
         if self.unit == "week":
-            first = start + timedelta(days=(self.day - start.weekday()) % 7)
+            first = start + timedelta(days=(self._n_day() - start.weekday()) % 7)
             yield first
             yield first + timedelta(days=7)
             return
@@ -352,25 +376,27 @@ class Schedule:
                           min(MAXYEAR, start.year + _SEARCH_YEARS) + 1):
             if self.week is not None:
                 try:
-                    yield date.fromisocalendar(year, self.week, self.day + 1)
+                    yield date.fromisocalendar(year, self.week, self._n_day() + 1)
                 except ValueError:  # no week 53 that year, or beyond date.max
                     continue
             else:
-                found = self._date_in_month(year, self.month)
+                found = self._date_in_month(year, self._n_month())
                 if found is not None:
                     yield found
 
     def _date_in_month(self, year: int, month: int) -> date | None:
+        day = self._n_day()
         if self.in_week is not None:
-            return _nth_weekday(year, month, self.day, self.in_week)
-        if self.day <= calendar.monthrange(year, month)[1]:
-            return date(year, month, self.day)
+            return _nth_weekday(year, month, day, self.in_week)
+        if day <= calendar.monthrange(year, month)[1]:
+            return date(year, month, day)
         return None
 
 
 # -- convenience constructors (the predecessor's timer signatures) -------------------------
 
-def _hms(hour: int, minute: int, second: float, time_str: str | None) -> tuple:
+def _hms(hour: int, minute: int, second: float,
+         time_str: str | None) -> tuple[int, int, float]:
     if time_str is None:
         return hour, minute, second
     h, m, s = parse_time_str(time_str)

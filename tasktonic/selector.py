@@ -67,6 +67,7 @@ class ttSelectorCatalyst(ttCatalyst):
     """A catalyst whose tonics own sockets: readiness arrives as their sparkles."""
 
     _tt_loop_class = SelectorLoop
+    _tt_sparkle_loop: SelectorLoop  # _tt_loop_class, as this class overrides no extension point
 
     def register(self, fileobj: Any, events: int, sparkle: Callable) -> None:
         """Call ``sparkle(fileobj, events)`` (queued, on this catalyst) while ``fileobj`` is ready.

@@ -43,13 +43,13 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Callable, Union
+from typing import Any, Callable, Union, cast
 
 import serial  # pyserial
 
 from .catalyst import ttCatalyst
 from .errors import ttError
-from .essence import Phase
+from .essence import Phase, _EssenceMeta
 from .ledger import ttLedger
 from .timers import ttTimerSingleShot
 
@@ -142,14 +142,16 @@ def _service_key(port: str) -> str:
     return f"serial:{port}"
 
 
-class _PerPortServiceMeta(type(ttCatalyst)):  # type: ignore[misc]
+class _PerPortServiceMeta(_EssenceMeta):  # the metaclass of ttCatalyst (of every essence)
     """Routes ``ttSerialPort(port, ...)`` to the service of that port (see the module doc)."""
 
     def __call__(cls, port: str, *args: Any, **kwargs: Any) -> Any:
         if not isinstance(port, str) or not port:
             raise TypeError(f"tasktonic: the serial port must be a non-empty str, got {port!r}")
         if cls.__dict__.get("_tt_port_key") is not None:
-            cls = cls.__bases__[0]  # a per-port class called directly: route by the port again
+            # a per-port class called directly: route by the port again (its base is the
+            # class ttSerialPort or a subclass of it, so of this metaclass too)
+            cls = cast(_PerPortServiceMeta, cls.__bases__[0])
         key = _service_key(port)
         _check_same_options(key, port, kwargs)
         with _classes_lock:
@@ -157,7 +159,7 @@ class _PerPortServiceMeta(type(ttCatalyst)):  # type: ignore[misc]
             if cache is None:
                 cache = {}
                 setattr(cls, "_tt_port_classes", cache)  # one small class per port, kept
-            per_port = cache.get(key)
+            per_port: _PerPortServiceMeta | None = cache.get(key)
             if per_port is None:
                 per_port = type(cls)(f"{cls.__name__}[{port}]", (cls,),
                                      {"_tt_is_service": key, "_tt_port_key": key,
@@ -212,7 +214,7 @@ class ttSerialPort(ttCatalyst, metaclass=_PerPortServiceMeta):
             raise ValueError("tasktonic: a serial port's read timeout must be > 0 "
                              f"(it is the reader's poll period), got {timeout!r}")
         self.port_name = port
-        self.settings = dict(baudrate=baudrate, bytesize=bytesize, parity=parity,
+        self.settings: dict[str, Any] = dict(baudrate=baudrate, bytesize=bytesize, parity=parity,
                              stopbits=stopbits, timeout=timeout, write_timeout=write_timeout,
                              rtscts=rtscts, xonxoff=xonxoff, dsrdtr=dsrdtr)
         self.open_options = dict(self.settings, framing=framing, terminator=terminator,

@@ -32,11 +32,14 @@ from threading import get_ident
 import numbers
 import threading
 from time import monotonic
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import schedule as _schedule
 from . import lifecycle
 from .essence import LC_ACTIVE, ttEssence
+
+if TYPE_CHECKING:  # tonic imports this module's siblings; only the checker needs the name
+    from .tonic import ttTonic
 
 __all__ = ["ttTimer", "ttTimerSingleShot", "ttTimerRepeat", "ttTimerPausing",
            "ttTimerScheduled", "ttTimerEveryYear", "ttTimerEveryMonth", "ttTimerEveryWeek",
@@ -54,6 +57,8 @@ class ttTimer(ttEssence):
     """Base of all timers: callback resolution, start/stop/restart, the heap handle."""
 
     _tt_force_stealth = True
+    #: A timer is always created by a tonic (checked in ``__init__``): its base is that tonic.
+    base: ttTonic
 
     def __init__(self, sparkle_back: Callable | None = None, marker: Any = None,
                  name: str | None = None, **kwargs: Any) -> None:
@@ -85,7 +90,7 @@ class ttTimer(ttEssence):
             key = self.name.strip().lower().replace(" ", "_")
             candidates[:0] = [f"ttse__on_{key}", f"ttse__on_tmr_{key}"]
         for attr in candidates:
-            callback = getattr(self.base, attr, None)
+            callback: Callable | None = getattr(self.base, attr, None)
             if callback is not None:
                 return callback
         raise TypeError(f"tasktonic: tonic {self.base.name!r} has no {' or '.join(candidates)} "

@@ -13,7 +13,7 @@ logger. The phases and their rules live in ``lifecycle``; this class supplies th
 from __future__ import annotations
 
 from threading import get_ident
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ._switch import dispatch as _dispatch
 from ._switch import loop as _loop
@@ -22,6 +22,9 @@ from .essence import ttEssence
 from .ledger import ttLedger
 from .log import emit, trace_sparkle, ttLog
 from .queue_loop import execute_sparkle
+
+if TYPE_CHECKING:  # catalyst imports this module
+    from .catalyst import ttCatalyst
 
 __all__ = ["ttTonic"]
 
@@ -49,7 +52,8 @@ class ttTonic(ttEssence):
     _tt_state_name: str | None = None
     _tt_has_on_start: bool
 
-    catalyst: Any
+    #: The catalyst that runs this tonic's sparkles (a catalyst is its own).
+    catalyst: ttCatalyst
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -87,7 +91,7 @@ class ttTonic(ttEssence):
     #: Where this tonic's sparkles wait while it is built on another thread than its catalyst's.
     _tt_staging: Any = None
 
-    def _tt_set_catalyst(self, catalyst: Any) -> None:
+    def _tt_set_catalyst(self, catalyst: ttCatalyst) -> None:
         """Run on ``catalyst``. Built on another thread than the catalyst's, the tonic sends its
         sparkles to a loop of its own that never runs (``_tt_staging``) until ``__init__`` has
         succeeded: then they go to the catalyst in order, or are dropped if it raised."""

@@ -23,7 +23,7 @@ module builds them).
 from __future__ import annotations
 
 from threading import get_ident
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from .loop import SparkleEntry
 
@@ -69,20 +69,23 @@ def build_class_sparkles(cls: type, declared_states: tuple[str, ...] = (), *,
     twin reuses this discovery and passes its own ``entry_type`` and ``make_method``.
     """
     make_method = make_method or _make_sparkle_method
-    cls._tt_own_sparkles = _own_sparkles(cls)
+    # A per-class cache set on arbitrary (user) classes: not a declared attribute of `type`.
+    cls._tt_own_sparkles = _own_sparkles(cls)  # type: ignore[attr-defined]
     merged: dict[str, Callable] = {}
     for klass in reversed(cls.__mro__):
         own = klass.__dict__.get("_tt_own_sparkles")
         merged.update(_own_sparkles(klass) if own is None else own)  # plain mixins too
 
     states: list[str] = []
-    for state in declared_states:
-        if state not in states:
-            states.append(state)
+    for declared in declared_states:
+        if declared not in states:
+            states.append(declared)
     generic: dict[str, Callable | None] = {}
     specific: dict[str, dict[str, Callable]] = {}
     for attr, func in merged.items():
-        prefix, state, name = parse_sparkle_name(attr)  # type: ignore[misc]
+        parsed = parse_sparkle_name(attr)
+        assert parsed is not None  # _own_sparkles keeps sparkle names only
+        prefix, state, name = parsed
         key = f"{prefix}__{name}"
         handler = None if _is_framework_noop(func) else func
         if state is None:
@@ -98,7 +101,9 @@ def build_class_sparkles(cls: type, declared_states: tuple[str, ...] = (), *,
     entries = {key: entry_type(key, generic[key], specific.get(key, {}), state_names)
                for key in generic}
     for attr in merged:
-        prefix, state, name = parse_sparkle_name(attr)  # type: ignore[misc]
+        parsed = parse_sparkle_name(attr)
+        assert parsed is not None
+        prefix, _, name = parsed
         entry = entries[f"{prefix}__{name}"]
         setattr(cls, attr, make_method(entry, cls, merged[attr]))
     for key, entry in entries.items():
@@ -107,9 +112,10 @@ def build_class_sparkles(cls: type, declared_states: tuple[str, ...] = (), *,
     return entries, state_names
 
 
-def _make_sparkle_method(entry: SparkleEntry, owner: type, original: Callable | None) -> Callable:
+# ``owner`` is typed Any so that ``self.__class__ is owner`` does not narrow ``self`` to object.
+def _make_sparkle_method(entry: SparkleEntry, owner: Any, original: Callable | None) -> Callable:
     """The queued-call method installed under a sparkle's name on ``owner``."""
-    def sparkle_method(self, *args, **kwargs):
+    def sparkle_method(self: Any, *args: Any, **kwargs: Any) -> Any:
         if self.__class__ is owner:
             loop = self._tt_loop
             if loop.thread_id == get_ident():
@@ -122,11 +128,15 @@ def _make_sparkle_method(entry: SparkleEntry, owner: type, original: Callable | 
     return describe_sparkle_method(sparkle_method, entry, owner, original)
 
 
-def describe_sparkle_method(method: Any, entry: Any, owner: type, original: Any) -> Any:
+_F = TypeVar("_F", bound=Callable)
+
+
+def describe_sparkle_method(method: _F, entry: Any, owner: type, original: Any) -> _F:
     """Name, docstring and markers of an installed sparkle method (shared by both twins)."""
-    method.__name__ = entry.name
-    method.__qualname__ = f"{owner.__qualname__}.{entry.name}"
-    method.__doc__ = None if original is None else original.__doc__
-    method.__wrapped__ = original
-    method._tt_sparkle_method = True
+    target: Any = method  # a function: takes the attributes below
+    target.__name__ = entry.name
+    target.__qualname__ = f"{owner.__qualname__}.{entry.name}"
+    target.__doc__ = None if original is None else original.__doc__
+    target.__wrapped__ = original
+    target._tt_sparkle_method = True
     return method
