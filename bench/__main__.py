@@ -20,8 +20,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import machine, report, upstream
-from .plan import (CREATION_BUDGET_S, CREATION_FALLBACK, DEFAULT_REPS, QUICK_DIVISOR,
-                   WORKER_TIMEOUT_S, WORKLOADS, WORKLOADS_BY_NAME, Workload)
+from .plan import (
+    CREATION_BUDGET_S,
+    CREATION_FALLBACK,
+    DEFAULT_REPS,
+    QUICK_DIVISOR,
+    WORKER_TIMEOUT_S,
+    WORKLOADS,
+    WORKLOADS_BY_NAME,
+    Workload,
+)
 from .report import Cell, Results
 from .worker import MARKER
 

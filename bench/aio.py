@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from itertools import repeat
 from time import monotonic, perf_counter, process_time
-from typing import Any, Callable
+from typing import Any
 
-from .workloads import (HOLD_S, arm_timers, iot_payload, summarise_timers, time_stop_start,
-                        timer_offsets)
+from .workloads import (
+    HOLD_S,
+    arm_timers,
+    iot_payload,
+    summarise_timers,
+    time_stop_start,
+    timer_offsets,
+)
 
 
 def run_loop(loop: asyncio.AbstractEventLoop, start: Callable[[], None]) -> None:

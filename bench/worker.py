@@ -15,8 +15,8 @@ import argparse
 import gc
 import json
 import sys
+from collections.abc import Callable
 from types import ModuleType
-from typing import Callable
 
 from . import aio, upstream, workloads
 from .plan import FRAMEWORKS, IMPLEMENTATIONS, LOOPS, WORKLOADS_BY_NAME

@@ -6,18 +6,27 @@ own thread. ``implementation`` says whether the compiled core or the pure-Python
 """
 from ._switch import implementation
 from .catalyst import ttCatalyst
+from .distiller import ttDistiller, ttDistillerFormula
 from .errors import ttError, ttSparkleError
 from .essence import ttEssence, ttLiquid
 from .formula import ttFormula
-from .distiller import ttDistiller, ttDistillerFormula
 from .ledger import ttLedger
 from .log import ttLog
 from .shared import ttShared
 from .sparklestack import ttSparkleStack
 from .store import ttStore
-from .timers import (ttTimerEveryDay, ttTimerEveryHour, ttTimerEveryMinute, ttTimerEveryMonth,
-                     ttTimerEveryWeek, ttTimerEveryYear, ttTimerPausing, ttTimerRepeat,
-                     ttTimerScheduled, ttTimerSingleShot)
+from .timers import (
+    ttTimerEveryDay,
+    ttTimerEveryHour,
+    ttTimerEveryMinute,
+    ttTimerEveryMonth,
+    ttTimerEveryWeek,
+    ttTimerEveryYear,
+    ttTimerPausing,
+    ttTimerRepeat,
+    ttTimerScheduled,
+    ttTimerSingleShot,
+)
 from .tonic import ttTonic
 
 __version__ = "0.1.0"

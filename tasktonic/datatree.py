@@ -54,9 +54,9 @@ import itertools
 import logging
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 __all__ = ["DataTree", "Change"]
 
@@ -260,7 +260,7 @@ class Change(tuple[str, Any, Any]):
 
     source: Any  # set per instance in __new__ (a tuple subclass without __slots__ has a dict)
 
-    def __new__(cls, path: str, new: Any, old: Any, source: Any = None) -> "Change":
+    def __new__(cls, path: str, new: Any, old: Any, source: Any = None) -> Change:
         self = tuple.__new__(cls, (path, new, old))
         self.source = source
         return self
@@ -280,10 +280,10 @@ class Change(tuple[str, Any, Any]):
     def __reduce__(self) -> tuple:
         return (Change, (self[0], self[1], self[2], self.source))
 
-    def __copy__(self) -> "Change":
+    def __copy__(self) -> Change:
         return self
 
-    def __deepcopy__(self, memo: dict) -> "Change":
+    def __deepcopy__(self, memo: dict) -> Change:
         return Change(self[0], _copy.deepcopy(self[1], memo), _copy.deepcopy(self[2], memo),
                       _copy.deepcopy(self.source, memo))
 
@@ -410,7 +410,7 @@ class DataTree:
         return removed
 
     @contextmanager
-    def source(self, tag: Any) -> Iterator["DataTree"]:
+    def source(self, tag: Any) -> Iterator[DataTree]:
         """Tag the changes this thread makes inside the block with ``tag`` (their ``.source``).
 
         Only this thread's changes are tagged (the tag is thread-local; other threads' changes
@@ -440,7 +440,7 @@ class DataTree:
         return tag
 
     @contextmanager
-    def group(self) -> Iterator["DataTree"]:
+    def group(self) -> Iterator[DataTree]:
         """Batch every change made inside into one notification per subscriber.
 
         The group holds the tree's lock for its whole body, so other threads see all of its

@@ -34,7 +34,8 @@ sparkles until a stop condition and returns a *status* dict:
 * ``sparkle_trace``: one dict per sparkle run: ``id`` (tonic id), ``tonic`` (name),
   ``sparkle`` (method name; a state transition shows as ``'to_state'`` with the state name as
   its argument), ``args`` (tuple), ``kwargs`` (dict), ``at_enter`` and ``at_exit``, each
-  ``{'@': time.time(), 'state': state name or '--' (no active state), 'probes': {attribute: snapshot}}``.
+  ``{'@': time.time(), 'state': state name or '--' (no active state),
+  'probes': {attribute: snapshot}}``.
 * ``contract_details`` (only when the contract has ``tonics``): ``match_count``,
   ``target_count`` and ``matched_tonics`` (``{name: [reasons]}``).
 
@@ -87,8 +88,9 @@ from __future__ import annotations
 import copy
 import numbers
 import time
+from collections.abc import Iterable
 from time import monotonic
-from typing import Any, Iterable, NamedTuple, TextIO, cast
+from typing import Any, NamedTuple, TextIO, cast
 
 from . import _context, lifecycle
 from ._switch import loop as _loop

@@ -56,7 +56,7 @@ class ttEssence(metaclass=_EssenceMeta):
 
     id: int
     name: str
-    base: "ttEssence | None"
+    base: ttEssence | None
     service_bases: list
 
     def _tt_pre_init(self, base: Any) -> None:
@@ -73,7 +73,7 @@ class ttEssence(metaclass=_EssenceMeta):
             self._tt_log_mode = ttLog.from_any(ledger.setting("tasktonic/log/default",
                                                               ttLog.QUIET))
 
-    def __init__(self, name: str | None = None, context: "ttEssence | None" = None,
+    def __init__(self, name: str | None = None, context: ttEssence | None = None,
                  log_mode: Any = None, **kwargs: Any) -> None:
         unknown = [key for key in kwargs if not key.startswith(("srv_", "ctxt_"))]
         if unknown:
@@ -108,7 +108,7 @@ class ttEssence(metaclass=_EssenceMeta):
     def _tt_completed(self) -> None:
         """The essence has completed (last step, on its owner's thread)."""
 
-    def _tt_infusion_completed(self, infusion: "ttEssence") -> None:
+    def _tt_infusion_completed(self, infusion: ttEssence) -> None:
         lifecycle.infusion_completed(self, infusion)
 
     # -- services ----------------------------------------------------------------------
@@ -173,10 +173,10 @@ class ttEssence(metaclass=_EssenceMeta):
             emit(self, "lifecycle", text)
 
     # -- identity ----------------------------------------------------------------------
-    def __deepcopy__(self, memo: dict) -> "ttEssence":
+    def __deepcopy__(self, memo: dict) -> ttEssence:
         return self
 
-    def __copy__(self) -> "ttEssence":
+    def __copy__(self) -> ttEssence:
         return self
 
     def __repr__(self) -> str:

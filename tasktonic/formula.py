@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
-from . import lifecycle
-from . import log as _log_module
+from . import lifecycle, log as _log_module
 from .catalyst import join_catalyst_threads, ttCatalyst
 from .errors import ERROR_POLICIES
 from .ledger import MAIN_CATALYST_NAME, LedgerAttribute, ttLedger

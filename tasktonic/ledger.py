@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import heapq
 import threading
-from typing import TYPE_CHECKING, Any, Iterable, cast
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:  # essence and catalyst import this module: only the checker needs them
     from .catalyst import ttCatalyst
@@ -22,11 +23,11 @@ MAIN_CATALYST_NAME = "tt_main_catalyst"
 class ttLedger:
     """The process-wide registry of essences (``ttLedger()`` always returns the same one)."""
 
-    _instance: "ttLedger | None" = None
+    _instance: ttLedger | None = None
     _instance_lock = threading.Lock()
     _lock: threading.RLock
 
-    def __new__(cls) -> "ttLedger":
+    def __new__(cls) -> ttLedger:
         ledger = cls._instance
         if ledger is not None:  # the common case: no lock needed to read a set reference
             return ledger

@@ -36,16 +36,18 @@ from __future__ import annotations
 import enum
 import logging
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from . import _context
 from .ledger import ttLedger
 
 __all__ = ["Phase", "LC_INIT", "LC_ACTIVE", "LC_FINISHING", "LC_COMPLETED", "construct",
            "access_service", "activate", "abort", "request_finish", "begin_finish",
-           "check_complete", "add_infusion", "admitting_catalyst", "detach", "reattach", "infusion_completed", "host", "move",
-           "unhost", "release_service_base", "application_started", "application_idle"]
+           "check_complete", "add_infusion", "admitting_catalyst", "detach", "reattach",
+           "infusion_completed", "host", "move", "unhost", "release_service_base",
+           "application_started", "application_idle"]
 
 _log = logging.getLogger("tasktonic")
 

@@ -31,7 +31,7 @@ class ttLog(enum.IntEnum):
     FULL = 3
 
     @classmethod
-    def from_any(cls, value: Any) -> "ttLog":
+    def from_any(cls, value: Any) -> ttLog:
         """Convert a ttLog, its name (any case) or its number; raise on anything else."""
         if isinstance(value, cls):
             return value

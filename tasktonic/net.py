@@ -22,8 +22,9 @@ Owner events (all optional):
 ``ttse__on_tcp_accepted(server, conn)``                a ttTcpServer accepted a connection
 ``ttse__on_tcp_data(conn, data)``                      bytes received (in order, none lost)
 ``ttse__on_tcp_closed(conn, reason)``                  the connection is closed: reason None for an
-                                                       orderly close (peer's or our ``ttsc__close``),
-                                                       the OSError for a reset or a failed write
+                                                       orderly close (peer's or our
+                                                       ``ttsc__close``), the OSError for a reset
+                                                       or a failed write
 ``ttse__on_tcp_buffer_full(conn, pending_bytes)``      a send was refused (see back-pressure)
 ``ttse__on_tcp_drained(conn)``                         the send buffer emptied after being full
 ``ttse__on_udp_data(sock, data, addr)``                one datagram received

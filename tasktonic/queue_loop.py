@@ -26,13 +26,13 @@ from __future__ import annotations
 import logging
 import queue as _queue_module
 from collections import deque
+from collections.abc import Callable
 from threading import get_ident
 from time import monotonic
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 from . import _context
-from ._switch import copy as _copy
-from ._switch import loop as _loop
+from ._switch import copy as _copy, loop as _loop
 
 __all__ = ["CatalystWorkOrder", "QueueLoop", "WAKE_ORDER"]
 

@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Iterator
 from dataclasses import KW_ONLY, dataclass
 from datetime import MAXYEAR, MINYEAR, date, datetime, time, timedelta
-from typing import Iterator
 
 __all__ = [
     "UNITS",
@@ -287,8 +287,8 @@ class Schedule:
         """Return the first trigger time strictly after ``now``.
 
         ``now`` may be naive (local time) or aware; the result has the same ``tzinfo``, and
-        microseconds only from a fractional ``second``. Raises ``ValueError`` if no trigger exists within
-        ``_SEARCH_YEARS`` years or before ``datetime.max``.
+        microseconds only from a fractional ``second``. Raises ``ValueError`` if no trigger
+        exists within ``_SEARCH_YEARS`` years or before ``datetime.max``.
         """
         if not isinstance(now, datetime):
             raise TypeError(f"now must be a datetime.datetime, got {now!r} "

@@ -12,7 +12,8 @@ from __future__ import annotations
 import functools
 import selectors
 import socket
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ._switch import loop as _loop
 from .catalyst import ttCatalyst

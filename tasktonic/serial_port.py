@@ -43,7 +43,8 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Callable, Union, cast
+from collections.abc import Callable
+from typing import Any, cast
 
 import serial  # pyserial
 
@@ -119,7 +120,7 @@ def fixed_framer(length: int) -> Framer:
     return framer
 
 
-def _make_framer(framing: Union[str, Framer], terminator: bytes, frame_length: int | None,
+def _make_framer(framing: str | Framer, terminator: bytes, frame_length: int | None,
                  keep_terminator: bool) -> Framer:
     if callable(framing):
         return framing
@@ -158,7 +159,8 @@ class _PerPortServiceMeta(_EssenceMeta):  # the metaclass of ttCatalyst (of ever
             cache = cls.__dict__.get("_tt_port_classes")
             if cache is None:
                 cache = {}
-                setattr(cls, "_tt_port_classes", cache)  # one small class per port, kept
+                # one small class per port, kept (setattr: not a declared attribute of cls)
+                setattr(cls, "_tt_port_classes", cache)  # noqa: B010
             per_port: _PerPortServiceMeta | None = cache.get(key)
             if per_port is None:
                 per_port = type(cls)(f"{cls.__name__}[{port}]", (cls,),
@@ -203,7 +205,7 @@ class ttSerialPort(ttCatalyst, metaclass=_PerPortServiceMeta):
                  parity: str = serial.PARITY_NONE, stopbits: float = serial.STOPBITS_ONE,
                  timeout: float = 0.05, write_timeout: float | None = None,
                  rtscts: bool = False, xonxoff: bool = False, dsrdtr: bool = False,
-                 framing: Union[str, Framer] = "raw", terminator: bytes = b"\n",
+                 framing: str | Framer = "raw", terminator: bytes = b"\n",
                  frame_length: int | None = None, keep_terminator: bool = False,
                  reconnect: bool = True, reconnect_delay: float = 0.05,
                  reconnect_max_delay: float = 2.0, retry_first_open: bool = False,

@@ -27,7 +27,7 @@ class ttShared(Generic[T]):
     def __init__(self, value: T) -> None:
         self.value = value
 
-    def __deepcopy__(self, memo: dict) -> "ttShared[T]":
+    def __deepcopy__(self, memo: dict) -> ttShared[T]:
         return self  # by reference, also inside objects that copy.deepcopy handles
 
     def __call__(self) -> T:

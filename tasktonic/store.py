@@ -21,8 +21,9 @@ the callback.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any, Callable
+from typing import Any
 
 from . import _context
 from .datatree import Change, DataTree
@@ -36,7 +37,7 @@ class _Delivery:
 
     __slots__ = ("store", "owner", "callback", "is_sparkle", "token")
 
-    def __init__(self, store: "ttStore", owner: ttTonic, callback: Callable,
+    def __init__(self, store: ttStore, owner: ttTonic, callback: Callable,
                  is_sparkle: bool) -> None:
         self.store = store
         self.owner = owner

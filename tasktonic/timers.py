@@ -28,14 +28,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-from threading import get_ident
 import numbers
 import threading
+from collections.abc import Callable
+from threading import get_ident
 from time import monotonic
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
-from . import schedule as _schedule
-from . import lifecycle
+from . import lifecycle, schedule as _schedule
 from .essence import LC_ACTIVE, ttEssence
 
 if TYPE_CHECKING:  # tonic imports this module's siblings; only the checker needs the name
@@ -125,7 +125,7 @@ class ttTimer(ttEssence):
             raise RuntimeError(f"tasktonic: cannot restart timer {self.name!r}: its tonic "
                                f"{base.name!r} is {lifecycle.Phase(base._tt_lc).name.lower()}")
 
-    def start(self) -> "ttTimer":
+    def start(self) -> ttTimer:
         """(Re)start the timer from now."""
         if self._tt_lc != LC_ACTIVE or self.base._tt_lc != LC_ACTIVE:
             self._tt_check_startable()
@@ -137,14 +137,14 @@ class ttTimer(ttEssence):
             self._tt_schedule(self._tt_first_deadline(monotonic()))
         return self
 
-    def stop(self) -> "ttTimer":
+    def stop(self) -> ttTimer:
         """Stop the timer; a stopped timer can be started again."""
         if not self._tt_in_catalyst(self.stop):
             self._tt_epoch += 1
             self._tt_cancel()
         return self
 
-    def restart(self) -> "ttTimer":
+    def restart(self) -> ttTimer:
         """Stop and start again from now."""
         return self.start()
 
@@ -287,7 +287,7 @@ class _ttPeriodicTimer(ttTimer):
         return now + self.period
 
     def change_timer(self, seconds: float = 0.0, minutes: float = 0.0, hours: float = 0.0,
-                     days: float = 0.0) -> "_ttPeriodicTimer":
+                     days: float = 0.0) -> _ttPeriodicTimer:
         """Set a new period; a running timer restarts with it. A bad period raises here, in
         the caller, and changes nothing."""
         period = _period(seconds, minutes, hours, days, type(self).__name__)
@@ -343,7 +343,7 @@ class ttTimerPausing(ttTimerRepeat):
     def paused(self) -> bool:
         return self._tt_remaining is not None
 
-    def pause(self) -> "ttTimerPausing":
+    def pause(self) -> ttTimerPausing:
         """Stop, remembering the time left until the next beat."""
         if not self._tt_in_catalyst(self.pause) and self.running:
             self._tt_remaining = max(0.0, self.expire - monotonic())
@@ -351,14 +351,14 @@ class ttTimerPausing(ttTimerRepeat):
             self._tt_cancel()
         return self
 
-    def resume(self) -> "ttTimerPausing":
+    def resume(self) -> ttTimerPausing:
         """Go on with the time that was left when paused."""
         if not self._tt_in_catalyst(self.resume) and self._tt_remaining is not None:
             remaining, self._tt_remaining = self._tt_remaining, None
             self._tt_schedule(monotonic() + remaining)
         return self
 
-    def start(self) -> "ttTimerPausing":
+    def start(self) -> ttTimerPausing:
         super().start()  # off the catalyst's thread: queued, and this runs again there
         if self.catalyst.on_own_thread():
             self._tt_remaining = None

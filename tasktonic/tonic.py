@@ -12,12 +12,12 @@ logger. The phases and their rules live in ``lifecycle``; this class supplies th
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from threading import get_ident
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
-from ._switch import dispatch as _dispatch
-from ._switch import loop as _loop
 from . import lifecycle
+from ._switch import dispatch as _dispatch, loop as _loop
 from .essence import ttEssence
 from .ledger import ttLedger
 from .log import emit, trace_sparkle, ttLog

@@ -41,8 +41,9 @@ import logging
 import os
 import threading
 import traceback
+from collections.abc import Callable, Iterable
 from types import ModuleType
-from typing import Any, Callable, Iterable, NamedTuple
+from typing import Any, NamedTuple
 
 import pytest
 

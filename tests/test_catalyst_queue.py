@@ -9,7 +9,7 @@ import threading
 
 from tasktonic import ttCatalyst, ttTimerSingleShot, ttTonic
 from tasktonic._switch import loop as switch_loop
-from tasktonic.queue_loop import CatalystWorkOrder, QueueLoop, WAKE_ORDER
+from tasktonic.queue_loop import WAKE_ORDER, CatalystWorkOrder, QueueLoop
 from tests.conftest import run_app
 
 
@@ -233,7 +233,7 @@ class SelectorHandler(ttCatalyst):
             # Block at the OS level, not the queue level!
             events = self.selector.select(timeout=self.next_timer_expire())
 
-            for key, mask in events:
+            for _key, _mask in events:
                 # Handle incoming network I/O events...
                 pass
 

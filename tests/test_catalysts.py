@@ -4,8 +4,8 @@ from __future__ import annotations
 import threading
 import time
 
-from tests.conftest import run_app, run_formula
 from tasktonic import ttCatalyst, ttFormula, ttLedger, ttTonic
+from tests.conftest import run_app, run_formula
 
 
 def catalyst_threads() -> list[str]:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import threading
 
-from tests.conftest import run_app
 from tasktonic import ttCatalyst, ttShared, ttTonic
+from tests.conftest import run_app
 
 
 class Inbox(ttTonic):

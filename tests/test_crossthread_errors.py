@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from tests.conftest import run_app
 from tasktonic import ttCatalyst, ttTonic
+from tests.conftest import run_app
 
 
 class Target(ttTonic):

@@ -5,8 +5,7 @@ import logging
 import threading
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from tasktonic.datatree import DataTree
 from tasktonic.shared import ttShared
@@ -639,7 +638,7 @@ def test_group_with_exception_still_notifies_what_was_done():
     with pytest.raises(ZeroDivisionError):
         with tree.group():
             tree.set("a", 1)
-            1 / 0
+            1 / 0  # noqa: B018  (raises inside the group)
     assert tree.get("a") == 1
     assert rec.calls == [[("a", 1, None)]]
     tree.set("b", 2)  # the lock was released
@@ -662,7 +661,7 @@ class WatchedRLock:
     def release(self) -> None:
         self._lock.release()
 
-    def __enter__(self) -> "WatchedRLock":
+    def __enter__(self) -> WatchedRLock:
         self.acquire()
         return self
 

@@ -364,7 +364,8 @@ def test_stat_print_filters_by_tonic_id():
 # -- code from 0.2.4's documentation --------------------------------------------------------
 
 DOCS_EXAMPLE = '''
-from tasktonic import *  # 0.2.4: from TaskTonic import * / from TaskTonic.ttTonicStore import ttDistiller
+# 0.2.4: from TaskTonic import * / from TaskTonic.ttTonicStore import ttDistiller
+from tasktonic import *
 
 
 class Downloader(ttTonic):

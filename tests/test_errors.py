@@ -5,9 +5,16 @@ import logging
 
 import pytest
 
+from tasktonic import (
+    ttCatalyst,
+    ttLedger,
+    ttLog,
+    ttSparkleError,
+    ttTimerRepeat,
+    ttTimerSingleShot,
+    ttTonic,
+)
 from tests.conftest import run_app
-from tasktonic import (ttCatalyst, ttLedger, ttLog, ttSparkleError, ttTimerRepeat,
-                       ttTimerSingleShot, ttTonic)
 
 
 class Faulty(ttTonic):

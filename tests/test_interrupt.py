@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 import tasktonic
+from tasktonic import ttCatalyst, ttTimerSingleShot, ttTonic
 from tests.conftest import run_app
-from tasktonic import ttCatalyst, ttTonic, ttTimerSingleShot
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Generous bounds: only a hang reaches them.

@@ -5,8 +5,8 @@ import logging
 
 import pytest
 
-from tests.conftest import run_app
 from tasktonic import ttCatalyst, ttLedger, ttTonic
+from tests.conftest import run_app
 
 
 class Quiet(ttTonic):

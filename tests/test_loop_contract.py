@@ -20,9 +20,10 @@ import sys
 import threading
 import types
 import weakref
+from collections.abc import Callable
 from time import monotonic
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 

@@ -11,8 +11,7 @@ import struct
 import threading
 
 from tasktonic import ttCatalyst, ttTonic
-from tasktonic.net import (MAX_UDP_PAYLOAD, ttTcpClient, ttTcpConnection, ttTcpServer,
-                           ttUdpSocket)
+from tasktonic.net import MAX_UDP_PAYLOAD, ttTcpClient, ttTcpConnection, ttTcpServer, ttUdpSocket
 from tasktonic.selector import ttSelectorCatalyst
 from tests.conftest import run_app
 

@@ -18,11 +18,9 @@ from types import ModuleType
 from typing import Any, ClassVar
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
-from tasktonic._pure import copy as pure_copy
-from tasktonic._pure import timerheap as pure_timerheap
+from tasktonic._pure import copy as pure_copy, timerheap as pure_timerheap
 from tasktonic.shared import ttShared
 from tests.conftest import twin
 

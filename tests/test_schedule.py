@@ -5,8 +5,7 @@ import dataclasses
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from tasktonic import ttTimerEveryMinute, ttTonic
 from tasktonic.schedule import (

@@ -5,10 +5,8 @@ the seed code itself is left as written.
 """
 from __future__ import annotations
 
-from tests.conftest import run_app, run_formula
-
 from tasktonic import *
-
+from tests.conftest import run_app, run_formula
 
 # -- seed 001 quick start ----------------------------------------------------------------
 

@@ -10,10 +10,15 @@ import threading
 
 import pytest
 
-from tests.conftest import run_app
 from tasktonic import ttLedger, ttTonic
-from tasktonic.serial_port import (fixed_framer, line_framer, raw_framer, ttSerialOpenError,
-                                   ttSerialPort)
+from tasktonic.serial_port import (
+    fixed_framer,
+    line_framer,
+    raw_framer,
+    ttSerialOpenError,
+    ttSerialPort,
+)
+from tests.conftest import run_app
 
 WAIT = 10.0
 LINES = 5000          # 5,000 lines of 20 bytes = 100,000 bytes each way
@@ -363,7 +368,7 @@ def test_reopen_over_a_socket_url_after_the_server_drops():
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(2)
-    url = "socket://127.0.0.1:%d" % server.getsockname()[1]
+    url = f"socket://127.0.0.1:{server.getsockname()[1]:d}"
     closed, reopened = threading.Event(), threading.Event()
     subscribed = threading.Event()
     events = []

@@ -1,10 +1,9 @@
 """Sparkles: calling one queues it; discovery happens once per class."""
 from __future__ import annotations
 
-from tests.conftest import run_app
-
 import tasktonic.tonic
 from tasktonic import ttTonic
+from tests.conftest import run_app
 
 
 class Recorder(ttTonic):

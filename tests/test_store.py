@@ -8,12 +8,11 @@ from __future__ import annotations
 import copy
 import threading
 
-from tests.conftest import run_app
-
 from tasktonic import ttCatalyst, ttLedger, ttTonic
 from tasktonic._context import current_tonic
 from tasktonic.datatree import DataTree
 from tasktonic.store import ttStore
+from tests.conftest import run_app
 
 DEADLINE = 15.0
 
@@ -108,7 +107,7 @@ def test_sparkle_subscriber_hears_on_its_worker_thread_as_a_copy():
             got["calls"].append({"thread": threading.get_ident(),
                                  "thread_name": threading.current_thread().name,
                                  "changes": copy.deepcopy(changes)})
-            for path, new, _old in changes:  # mutate what we were given
+            for _path, new, _old in changes:  # mutate what we were given
                 if isinstance(new, set):
                     new.add("mutated")
             changes.clear()

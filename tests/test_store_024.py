@@ -13,11 +13,10 @@ import threading
 
 import pytest
 
-from tests.conftest import run_app
-
 from tasktonic import ttCatalyst, ttTonic
 from tasktonic.datatree import Change, DataTree
 from tasktonic.store import ttStore
+from tests.conftest import run_app
 
 DEADLINE = 15.0
 WAIT = 10.0

@@ -23,9 +23,15 @@ import weakref
 
 import pytest
 
+from tasktonic import (
+    ttCatalyst,
+    ttLedger,
+    ttTimerPausing,
+    ttTimerRepeat,
+    ttTimerSingleShot,
+    ttTonic,
+)
 from tests.conftest import run_app
-from tasktonic import (ttCatalyst, ttLedger, ttTimerPausing, ttTimerRepeat, ttTimerSingleShot,
-                       ttTonic)
 
 #: Rounds per forced-interleaving scenario.
 ROUNDS = 300

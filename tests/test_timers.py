@@ -8,11 +8,22 @@ from time import monotonic
 
 import pytest
 
+from tasktonic import (
+    ttCatalyst,
+    ttLedger,
+    ttSparkleStack,
+    ttTimerEveryDay,
+    ttTimerEveryHour,
+    ttTimerEveryMinute,
+    ttTimerEveryMonth,
+    ttTimerEveryWeek,
+    ttTimerEveryYear,
+    ttTimerPausing,
+    ttTimerRepeat,
+    ttTimerSingleShot,
+    ttTonic,
+)
 from tests.conftest import run_app
-from tasktonic import (ttCatalyst, ttLedger, ttSparkleStack, ttTimerEveryDay, ttTimerEveryHour,
-                       ttTimerEveryMinute, ttTimerEveryMonth, ttTimerEveryWeek,
-                       ttTimerEveryYear, ttTimerPausing, ttTimerRepeat, ttTimerSingleShot,
-                       ttTonic)
 
 
 def test_single_shot_fires_once_with_info():

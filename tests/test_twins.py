@@ -11,8 +11,7 @@ import sys
 import pytest
 
 import tasktonic
-from tasktonic._pure import copy as pure_copy
-from tasktonic._pure import timerheap as pure_timerheap
+from tasktonic._pure import copy as pure_copy, timerheap as pure_timerheap
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

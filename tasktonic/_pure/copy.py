@@ -96,13 +96,15 @@ def _copy_inner(obj: Any, cls: type, memo: dict, depth: int) -> Any:
         _remember(memo, obj, result)
         append = result.append
         for value in obj:
-            append(value if type(value) in _ATOMIC else _copy_inner(value, type(value), memo, inner))
+            append(value if type(value) in _ATOMIC
+                   else _copy_inner(value, type(value), memo, inner))
         return result
     if cls is tuple:
         items: list = []
         append = items.append
         for value in obj:
-            append(value if type(value) in _ATOMIC else _copy_inner(value, type(value), memo, inner))
+            append(value if type(value) in _ATOMIC
+                   else _copy_inner(value, type(value), memo, inner))
         # A cyclic reference back to this tuple may already have produced its copy.
         found = memo.get(id(obj), memo)
         if found is not memo:
@@ -116,13 +118,15 @@ def _copy_inner(obj: Any, cls: type, memo: dict, depth: int) -> Any:
         result = set()
         _remember(memo, obj, result)
         for value in obj:
-            result.add(value if type(value) in _ATOMIC else _copy_inner(value, type(value), memo, inner))
+            result.add(value if type(value) in _ATOMIC
+                       else _copy_inner(value, type(value), memo, inner))
         return result
     if cls is frozenset:
         items = []
         append = items.append
         for value in obj:
-            append(value if type(value) in _ATOMIC else _copy_inner(value, type(value), memo, inner))
+            append(value if type(value) in _ATOMIC
+                   else _copy_inner(value, type(value), memo, inner))
         if all(a is b for a, b in zip(items, obj)):
             return obj
         result = frozenset(items)

@@ -22,8 +22,9 @@ module builds them).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from threading import get_ident
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from .loop import SparkleEntry
 

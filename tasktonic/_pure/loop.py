@@ -50,9 +50,10 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable
 from threading import Event, get_ident
 from time import monotonic
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 from .copy import copy_call
 from .timerheap import TimerHeap

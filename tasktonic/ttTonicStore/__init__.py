@@ -6,8 +6,15 @@ with ``tasktonic.ttTonicStore`` instead. Nothing is defined here, only re-export
 """
 from ..distiller import ttDistiller, ttDistillerFormula
 from ..store import ttStore
-from ..timers import (ttTimerEveryDay, ttTimerEveryHour, ttTimerEveryMinute, ttTimerEveryMonth,
-                      ttTimerEveryWeek, ttTimerEveryYear, ttTimerScheduled)
+from ..timers import (
+    ttTimerEveryDay,
+    ttTimerEveryHour,
+    ttTimerEveryMinute,
+    ttTimerEveryMonth,
+    ttTimerEveryWeek,
+    ttTimerEveryYear,
+    ttTimerScheduled,
+)
 
 __all__ = ["ttDistiller", "ttDistillerFormula", "ttStore", "ttTimerEveryDay", "ttTimerEveryHour",
            "ttTimerEveryMinute", "ttTimerEveryMonth", "ttTimerEveryWeek", "ttTimerEveryYear",
