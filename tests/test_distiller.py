@@ -106,19 +106,23 @@ def test_timeout_waits_for_timers_and_bad_arguments_raise():
     dist.finish_distiller()
 
 
+class Echo(ttTonic):
+    def ttsc__ping(self, who):
+        who.ttse__on_pong(threading.get_ident())
+
+
+class Asker(ttTonic):
+    """Pings an Echo on a worker catalyst of its own; notes the thread the answer came from."""
+
+    def ttse__on_start(self):
+        self.worker = ttCatalyst(name="worker")
+        Echo(catalyst=self.worker).ttsc__ping(self)
+
+    def ttse__on_pong(self, thread_id):
+        self.pong_thread = thread_id
+
+
 def test_worker_catalyst_calls_reach_the_distiller():
-    class Echo(ttTonic):
-        def ttsc__ping(self, who):
-            who.ttse__on_pong(threading.get_ident())
-
-    class Asker(ttTonic):
-        def ttse__on_start(self):
-            self.worker = ttCatalyst(name="worker")
-            Echo(catalyst=self.worker).ttsc__ping(self)
-
-        def ttse__on_pong(self, thread_id):
-            self.pong_thread = thread_id
-
     dist = ttDistiller()
     asker = Asker(name="asker")
     dist.run_steps(till_sparkle_in="ttse__on_pong", timeout=10.0)

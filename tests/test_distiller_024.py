@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
-from tasktonic import ttCatalyst, ttFormula, ttLedger, ttTonic
+from tasktonic import ttFormula, ttLedger, ttTonic
 from tasktonic.distiller import DistillerStep, ttDistiller
-from tests.test_distiller import Waiter
+from tests.test_distiller import Asker, Waiter
 
 TRACE_KEYS = {"id", "tonic", "sparkle", "args", "kwargs", "at_enter", "at_exit"}
 MOMENT_KEYS = {"@", "state", "probes"}
@@ -76,18 +76,6 @@ def test_plain_formula_with_a_distiller_returns_after_the_starting_tonics():
 
 
 def test_teardown_test_environment_ends_a_formula_application_with_a_worker():
-    class Echo(ttTonic):
-        def ttsc__ping(self, who):
-            who.ttse__on_pong(threading.get_ident())
-
-    class Asker(ttTonic):
-        def ttse__on_start(self):
-            self.worker = ttCatalyst(name="worker")
-            Echo(catalyst=self.worker).ttsc__ping(self)
-
-        def ttse__on_pong(self, thread_id):
-            self.pong_thread = thread_id
-
     class App(ttFormula):
         def creating_formula(self):
             return (("tasktonic/log/to", "off"),)

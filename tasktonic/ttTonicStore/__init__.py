@@ -4,18 +4,9 @@
 ``ttTimerScheduled``, ``ttStore`` and ``ttIpSockets`` (the selector module seed 002 names) work
 with ``tasktonic.ttTonicStore`` instead. Nothing is defined here, only re-exported.
 """
-from ..distiller import ttDistiller, ttDistillerFormula
-from ..store import ttStore
-from ..timers import (
-    ttTimerEveryDay,
-    ttTimerEveryHour,
-    ttTimerEveryMinute,
-    ttTimerEveryMonth,
-    ttTimerEveryWeek,
-    ttTimerEveryYear,
-    ttTimerScheduled,
-)
+from .ttDistiller import ttDistiller, ttDistillerFormula
+from .ttStore import ttStore
+from .ttTimerScheduled import *  # noqa: F403 (the timer names, listed once in that module)
+from .ttTimerScheduled import __all__ as _timer_names
 
-__all__ = ["ttDistiller", "ttDistillerFormula", "ttStore", "ttTimerEveryDay", "ttTimerEveryHour",
-           "ttTimerEveryMinute", "ttTimerEveryMonth", "ttTimerEveryWeek", "ttTimerEveryYear",
-           "ttTimerScheduled"]
+__all__ = ["ttDistiller", "ttDistillerFormula", "ttStore", *_timer_names]
