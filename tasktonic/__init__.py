@@ -33,7 +33,8 @@ from .tonic import ttTonic
 __version__ = "0.1.0"
 
 __all__ = [
-    "implementation", "QueueStats", "ttCatalyst", "ttError", "ttQueueFull", "ttSparkleError", "ttEssence", "ttLiquid",
+    "implementation", "QueueStats", "ttCatalyst", "ttError", "ttQueueFull", "ttSparkleError",
+    "ttEssence", "ttLiquid",
     "ttFormula", "ttDistiller", "ttDistillerFormula", "ttLedger", "ttLog", "ttShared",
     "ttSparkleStack", "ttStore", "ttTimerEveryDay",
     "ttTimerEveryHour", "ttTimerEveryMinute", "ttTimerEveryMonth", "ttTimerEveryWeek",

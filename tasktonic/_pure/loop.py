@@ -200,8 +200,8 @@ class SparkleLoop:
         self.bound = bound
         self._lock = None if bound is None else bound.lock
         # the shadowing bound method, as in __init__
-        self.push = (self._ready.append if bound is None  # type: ignore[method-assign]
-                     else self._push_bounded)
+        self.push = (  # type: ignore[method-assign,assignment]
+            self._ready.append if bound is None else self._push_bounded)
 
     def append(self, order: tuple) -> None:
         """Append an order as it is: the bound's way in, under ``bound.lock``."""
@@ -323,7 +323,7 @@ class SparkleLoop:
     def _take_bounded(self) -> tuple:
         # popleft of a bounded loop: under the bound's lock, then tell the bound when it asked
         with self._lock:
-            order = self._ready.popleft()
+            order: tuple = self._ready.popleft()
         if self.low_watch >= 0 and len(self._ready) <= self.low_watch:
             self.bound.drained(self)
         return order
