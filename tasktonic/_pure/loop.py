@@ -200,8 +200,9 @@ class SparkleLoop:
         self.bound = bound
         self._lock = None if bound is None else bound.lock
         # the shadowing bound method, as in __init__
-        self.push = (  # type: ignore[method-assign,assignment]
+        push: Callable[[tuple], None] = (
             self._ready.append if bound is None else self._push_bounded)
+        self.push = push  # type: ignore[method-assign]
 
     def append(self, order: tuple) -> None:
         """Append an order as it is: the bound's way in, under ``bound.lock``."""
