@@ -202,7 +202,7 @@ class SparkleLoop:
         # the shadowing bound method, as in __init__
         push: Callable[[tuple], None] = (
             self._ready.append if bound is None else self._push_bounded)
-        self.push = push  # type: ignore[method-assign]
+        self.push = push  # type: ignore[method-assign,assignment]
 
     def append(self, order: tuple) -> None:
         """Append an order as it is: the bound's way in, under ``bound.lock``."""
