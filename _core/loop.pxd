@@ -51,8 +51,8 @@ cdef class SparkleLoop:
     cdef int push_order(self, object tonic, object entry, object args, object kwargs) except -1
     cdef int _append_order(self, object tonic, object entry, object args,
                            object kwargs) except -1
-    cdef int _push_bounded(self, object tonic, object entry, object args, object kwargs,
-                           bint own_thread) except -1
+    cdef int _push_bounded(self, object tonic, object entry, object args,
+                           object kwargs) except -1
     cdef int _grow(self) except -1
     cdef Order _pop(self)
     cdef void _clear_ring(self) noexcept

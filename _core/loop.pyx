@@ -44,7 +44,7 @@ as ``WorkOrder(tonic, sparkle, args, kwargs)``. The compiled twin must match thi
 * ``FINISHED_LOOP`` is a closed loop: a finished tonic points at it.
 * A bound (``set_bound(bound)``, ``tasktonic/flow.py``; None, the default, means no bound)
   sees every order that is not ``system``, from any thread: the loop hands it to
-  ``bound.push(loop, order, own_thread)``, which appends it with ``append(order)`` or refuses
+  ``bound.push(loop, order)``, which appends it with ``append(order)`` or refuses
   it (``drop_oldest()`` removes the oldest non-system order for it). While ``low_watch`` is
   not -1, the loop calls ``bound.drained(loop)`` each time an order taken from the queue
   leaves ``low_watch`` or fewer waiting; ``close()`` calls ``bound.closed(loop)``. Here, in the
@@ -297,12 +297,12 @@ cdef class SparkleLoop:
 
     cdef int push_order(self, object tonic, object entry, object args, object kwargs) except -1:
         if self.bound is not None and not _is_system(entry):
-            return self._push_bounded(tonic, entry, args, kwargs, True)
+            return self._push_bounded(tonic, entry, args, kwargs)
         return self._append_order(tonic, entry, args, kwargs)
 
-    cdef int _push_bounded(self, object tonic, object entry, object args, object kwargs,
-                           bint own_thread) except -1:
-        self.bound.push(self, (tonic, entry, args, _kwargs(kwargs)), own_thread)
+    cdef int _push_bounded(self, object tonic, object entry, object args,
+                           object kwargs) except -1:
+        self.bound.push(self, (tonic, entry, args, _kwargs(kwargs)))
         return 0
 
     def append(self, order):
@@ -391,7 +391,7 @@ cdef class SparkleLoop:
             _dropped(tonic, entry)
             return
         if self.bound is not None and not _is_system(entry):
-            self._push_bounded(tonic, entry, args, kwargs, False)
+            self._push_bounded(tonic, entry, args, kwargs)
             if self._closed:  # closed while the bound ran Python code: drop as close() does
                 for tonic, entry, _args, _kwargs in self.drain():
                     _dropped(tonic, entry)

@@ -134,6 +134,7 @@ class ttCatalyst(ttTonic):
         return QueueStats(
             queued=len(loop), high_water=loop.high_water,
             dropped=0 if bound is None else bound.dropped, run=loop.ran,
+            blocked=0 if bound is None else bound.blocked,
             max_queue=None if bound is None else bound.max_queue,
             overflow=None if bound is None else bound.overflow)
 

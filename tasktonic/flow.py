@@ -70,6 +70,7 @@ class QueueStats(NamedTuple):
     high_water: int      #: the most orders seen waiting
     dropped: int         #: orders dropped by the overflow policy
     run: int             #: orders taken from the queue and run
+    blocked: int         #: senders waiting for room now (``'block'``)
     max_queue: int | None
     overflow: str | None
 
@@ -113,8 +114,13 @@ class QueueBound:
         self._waiters = 0     # senders blocked in push
         self._told: dict[int, Any] = {}  # tonics told on_queue_high, by id()
 
+    @property
+    def blocked(self) -> int:
+        """How many senders wait for room now."""
+        return self._waiters
+
     # -- what the loop calls -------------------------------------------------------------
-    def push(self, loop: Any, order: tuple, own_thread: bool) -> None:
+    def push(self, loop: Any, order: tuple) -> None:
         """Admit ``order`` (appended with ``loop.append``) or apply the overflow policy."""
         high_to = None
         notes: list[tuple] = []
@@ -140,7 +146,7 @@ class QueueBound:
                     self._drop(loop, oldest, notes)
             elif policy == "raise":
                 raise self._full(order, "refused (overflow='raise')")
-            elif own_thread or loop.thread_id is None:
+            elif loop.thread_id in (None, threading.get_ident()):
                 loop.append(order)  # 'block', but this sender must not wait
             else:
                 self._wait_for_room(loop, order)

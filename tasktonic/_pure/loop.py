@@ -43,7 +43,7 @@ as ``WorkOrder(tonic, sparkle, args, kwargs)``. The compiled twin must match thi
 * ``FINISHED_LOOP`` is a closed loop: a finished tonic points at it.
 * A bound (``set_bound(bound)``, ``tasktonic/flow.py``; None, the default, means no bound)
   sees every order that is not ``system``, from any thread: the loop hands it to
-  ``bound.push(loop, order, own_thread)``, which appends it with ``append(order)`` or refuses
+  ``bound.push(loop, order)``, which appends it with ``append(order)`` or refuses
   it (``drop_oldest()`` removes the oldest non-system order for it). While ``low_watch`` is
   not -1, the loop calls ``bound.drained(loop)`` each time an order taken from the queue
   leaves ``low_watch`` or fewer waiting; ``close()`` calls ``bound.closed(loop)``. Here, in the
@@ -193,7 +193,7 @@ class SparkleLoop:
             with self._lock:
                 self._ready.append(order)
         else:
-            self.bound.push(self, order, True)
+            self.bound.push(self, order)
 
     def set_bound(self, bound: Any) -> None:
         """Put every non-system order through ``bound`` from now on (None: no bound)."""
@@ -242,7 +242,7 @@ class SparkleLoop:
             with self._lock:
                 self.append((tonic, entry, args, kwargs))
         else:
-            self.bound.push(self, (tonic, entry, args, kwargs), False)
+            self.bound.push(self, (tonic, entry, args, kwargs))
         if self._closed:  # closed while we appended: drop it as close() would have
             self._drop_queued()
         elif self._sleeping:
@@ -375,8 +375,9 @@ class SparkleLoop:
                     try:
                         order = popleft()
                     except IndexError:  # a bound dropped what was left of this pass
-                        count = 0
+                        count += 1
                         break
+                    self._ran += 1  # per order: a sparkle may read the count
                     tonic, entry, args, kwargs = order
                     handler = entry.table[tonic._tt_state]
                     if handler is not None:
@@ -392,7 +393,6 @@ class SparkleLoop:
                         _dropped(tonic, entry)
                     if extra:
                         self.run_extra()
-                self._ran += planned - count
                 if poll_every:
                     since_poll += planned - count
                     if since_poll >= poll_every and ready and not self._stopped:
