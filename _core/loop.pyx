@@ -52,7 +52,10 @@ as ``WorkOrder(tonic, sparkle, args, kwargs)``. The compiled twin must match thi
   the GIL (its queue operations run no Python code).
 * Counters: ``ran`` (orders taken from the queue by ``run`` and ``step``) and ``high_water``
   (the most orders seen waiting: at the start of each pass, at each push from another thread
-  and at each push through a bound).
+  and at each push through a bound). While ``run`` runs orders they may lag: they are exact
+  whenever the loop waits, fires timers or has stopped, and otherwise at most one pass or 64
+  orders behind.
+* ``set_bound`` and ``poll_every`` are set before ``run`` starts: it reads them once.
 * With ``poll_every = N`` (0, the default, means never) one pass runs at most N orders and
   ``poll()`` is called once N orders have run since the last wait or poll while more are
   ready: a selector loop looks at its sockets without waiting, so a busy loop cannot starve
@@ -532,7 +535,6 @@ cdef class SparkleLoop:
     cdef object _run_next(self, bint want_order):
         """Pop the next order, run it and its extras; return it as a WorkOrder when asked."""
         cdef Order order = self._pop()
-        self._ran += 1
         if self.low_watch >= 0 and self._count <= self.low_watch:
             self.bound.drained(self)  # it asked: the order just taken stays alive meanwhile
         tonic = <object>order.tonic
@@ -552,6 +554,7 @@ cdef class SparkleLoop:
         """Run the next ready order and its extra sparkles; None when nothing is ready."""
         if self._count == 0:
             return None
+        self._ran += 1
         try:
             return self._run_next(True)
         finally:
@@ -566,24 +569,26 @@ cdef class SparkleLoop:
 
     def run(self):
         """Run orders and timers until ``stop``."""
-        cdef Py_ssize_t count, since_poll = 0, ran
+        cdef Py_ssize_t count, since_poll = 0, planned
+        cdef Py_ssize_t poll_every = self.poll_every
         self._thread_id = PyThread_get_thread_ident()
         try:
             while not self._stopped:
                 count = self._count
                 if count > self._high:
                     self._high = count
-                if self.poll_every and count > self.poll_every:
-                    count = self.poll_every
-                ran = count
+                if poll_every and count > poll_every:
+                    count = poll_every
+                planned = count
                 while count > 0 and not self._stopped:  # stop() ends run after this order
                     if self._count == 0:  # a bound dropped what was left of this pass
                         break
                     count -= 1
                     self._run_next(False)
-                if self.poll_every:
-                    since_poll += ran - count
-                    if since_poll >= self.poll_every and self._count and not self._stopped:
+                self._ran += planned - count
+                if poll_every:
+                    since_poll += planned - count
+                    if since_poll >= poll_every and self._count and not self._stopped:
                         self._set_current(None, None, None, None)
                         self.poll()
                         since_poll = 0

@@ -223,9 +223,17 @@ def test_the_formula_sets_the_default_bound_and_a_catalyst_may_differ() -> None:
 
 
 def test_an_unbounded_catalyst_counts_too() -> None:
-    seen: dict[str, QueueStats] = {}
+    seen: dict[str, Any] = {}
 
     class Counter(ttTonic):
+        def ttse__on_start(self) -> None:
+            seen["worker"] = ttCatalyst(name="counted")
+            Ticker(catalyst=seen["worker"])
+
+        def ttse__ticked(self) -> None:
+            self.finish()
+
+    class Ticker(ttTonic):
         def ttse__on_start(self) -> None:
             for _ in range(10):
                 self.ttsc__tick()
@@ -235,13 +243,14 @@ def test_an_unbounded_catalyst_counts_too() -> None:
             pass
 
         def ttsc__done(self) -> None:
-            seen["stats"] = self.catalyst.stats()
+            self.base.ttse__ticked()
             self.finish()
 
     run_app(Counter)
-    stats = seen["stats"]
+    stats = seen["worker"].stats()  # read once the catalyst has finished: every pass counted
     assert stats.max_queue is None and stats.overflow is None and stats.dropped == 0
-    assert stats.run >= 12 and stats.high_water >= 10
+    assert stats.queued == 0 and stats.high_water >= 10
+    assert stats.run >= 11  # on_start, ten ticks, then the finishing
 
 
 @pytest.mark.parametrize("kwargs, message", [
