@@ -24,7 +24,7 @@ all: test
 $(STAMP): pyproject.toml setup.py $(wildcard _core/*.pyx _core/*.pxd)
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --quiet --upgrade pip
-	$(VPY) -m pip install --quiet --upgrade 'Cython>=3.0.10' 'setuptools>=77' wheel
+	$(VPY) -m pip install --quiet --upgrade 'Cython>=3.1' 'setuptools>=77' wheel
 	$(VPY) -m pip install --quiet --no-build-isolation -e '.[test]'
 	@suffix="$$($(VPY) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')"; \
 	if ls tasktonic/_core/*"$$suffix" >/dev/null 2>&1; then \

@@ -33,7 +33,7 @@ from threading import get_ident as _get_ident
 from cpython.ref cimport Py_INCREF, PyObject
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE, PyTuple_New, PyTuple_SET_ITEM
 
-from tasktonic._core.loop cimport SparkleEntry, SparkleLoop
+from tasktonic._core.loop cimport TT_LOAD_ULONG, SparkleEntry, SparkleLoop
 
 __all__ = ["PREFIXES", "SparkleEntry", "parse_sparkle_name", "build_class_sparkles"]
 
@@ -69,7 +69,7 @@ cdef inline object _queue(object tonic, SparkleEntry entry, object owner, tuple 
         return entry.call_now(tonic, args, {} if kwargs is None else kwargs)
     loop = tonic._tt_loop
     if isinstance(loop, SparkleLoop):
-        if (<SparkleLoop>loop)._thread_id == PyThread_get_thread_ident():
+        if TT_LOAD_ULONG(&(<SparkleLoop>loop)._thread_id) == PyThread_get_thread_ident():
             (<SparkleLoop>loop).push_order(tonic, entry, args, kwargs)
         else:
             (<SparkleLoop>loop).push_threadsafe(tonic, entry, args, kwargs)

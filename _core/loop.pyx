@@ -6,12 +6,15 @@ queue, the extra sparkles of the order being run (state transitions), and the ca
 timers. Only this module and its dispatch partner build work orders; everyone else reads them
 as ``WorkOrder(tonic, sparkle, args, kwargs)``. The compiled twin must match this behaviour:
 
-* ``push(order)`` appends the order ``(tonic, entry, args, kwargs)`` from the loop's own thread
-  (no lock, no wake: the loop is busy running the caller); only the dispatch twin calls it.
+* Two queues: the loop's own, which only its thread touches, and an inbox for every other
+  thread, guarded by one lock (with the sleeping flag and closing). ``push(order)`` appends the
+  order ``(tonic, entry, args, kwargs)`` to the own queue from the loop's own thread (no lock,
+  no wake: the loop is busy running the caller); only the dispatch twin calls it.
   ``push_threadsafe(tonic, entry, args, kwargs)`` copies the arguments (``copy_call``), appends
-  and wakes the loop if it sleeps; a copy that fails raises ``TypeError`` naming the sparkle
-  and the tonic (the original error is its ``__cause__``). Orders from one sender run in the
-  order sent.
+  to the inbox and wakes the loop if it sleeps; a copy that fails raises ``TypeError`` naming
+  the sparkle and the tonic (the original error is its ``__cause__``). At the start of each
+  pass the loop moves the whole inbox behind its own queue: orders from one thread run in the
+  order sent; orders from different threads have no order between them.
 * ``push_extra(tonic, entry, args)`` queues a system sparkle to run right after the order
   being run, before any other order (on_exit, state change, on_enter of a ``to_state``).
   ``run_now(tonic, entry, args)`` runs a sparkle at once, inside the running order, routed,
@@ -37,8 +40,12 @@ as ``WorkOrder(tonic, sparkle, args, kwargs)``. The compiled twin must match thi
   ``run``.
 * ``close()`` (on the loop's thread, once its catalyst has completed) drops every queued order
   with a debug line and makes the loop closed: from then on every order sent to it, from any
-  thread, is dropped the same way, never run and never kept. ``drain()`` removes and returns the
-  queued orders without closing. Queued orders are visible to the garbage collector.
+  thread, is dropped the same way, never run and never kept. ``drain()`` (on the loop's thread,
+  or while it does not run) removes and returns the queued orders without closing: the own
+  queue's, then the inbox's. Queued orders are visible to the garbage collector.
+* Without the GIL (free-threaded CPython) all of this holds as well: the own queue has one
+  thread, the inbox and the flags have their lock, and what other threads read without it
+  (lengths, counters, ``thread_id``, ``closed``) are single values read whole.
 * ``SparkleEntry`` is the sparkle part of a work order: its name, its handler per state, and
   ``system`` (a lifecycle sparkle: it bypasses a queue bound).
 * ``FINISHED_LOOP`` is a closed loop: a finished tonic points at it.
@@ -47,9 +54,9 @@ as ``WorkOrder(tonic, sparkle, args, kwargs)``. The compiled twin must match thi
   ``bound.push(loop, order)``, which appends it with ``append(order)`` or refuses
   it (``drop_oldest()`` removes the oldest non-system order for it). While ``low_watch`` is
   not -1, the loop calls ``bound.drained(loop)`` each time an order taken from the queue
-  leaves ``low_watch`` or fewer waiting; ``close()`` calls ``bound.closed(loop)``. Here, in the
-  pure twin, a bounded loop's queue is guarded by ``bound.lock``; the compiled twin relies on
-  the GIL (its queue operations run no Python code).
+  leaves ``low_watch`` or fewer waiting; ``close()`` calls ``bound.closed(loop)``. A bounded
+  loop keeps every order (its own thread's too) in the inbox, in the order sent, and takes
+  them one by one, so that ``drop_oldest`` sees every waiting order.
 * Counters: ``ran`` (orders taken from the queue by ``run`` and ``step``) and ``high_water``
   (the most orders seen waiting: at the start of each pass, at each push from another thread
   and at each push through a bound). While ``run`` runs orders they may lag: they are exact
@@ -66,9 +73,10 @@ Subclasses (the selector catalyst) override ``block(timeout)``, ``wake()`` and `
 ``block``; a ``wake`` that comes before ``block`` must make it return at once (several such
 wakes end one ``block`` only, like an Event that is set).
 """
-# Here the ready queue is a ring of C structs (no tuple per order), the handler is called with
+# Here both queues are rings of C structs (no tuple per order), the handler is called with
 # vectorcall, and the wait is a lock acquired with the GIL released, released by ``wake``. The
-# type's GC slots are extended at import so that the collector sees (and can clear) the ring.
+# type's GC slots are extended at import so that the collector sees (and can clear) the rings.
+# The module declares itself free-threading compatible (setup.py): see _core/loop.pxd.
 
 import logging
 from collections import deque
@@ -170,6 +178,11 @@ cdef inline bint _is_system(object entry):
     return getattr(entry, "system", False)
 
 
+cdef inline bint _is_system_entry(PyObject* entry) noexcept:
+    # drop_oldest's test, under the inbox lock: a real entry's flag, no Python code
+    return isinstance(<object>entry, SparkleEntry) and (<SparkleEntry><object>entry).system
+
+
 cdef inline void _dropped(object tonic, object entry):
     _log.debug("dropped %s for finished tonic %s", entry.name, tonic)
 
@@ -181,18 +194,121 @@ cdef object _copy_error(object tonic, object entry, object exc):
                      "ttShared to hand it over by reference)")
 
 
+# -- a ring of work orders (the loop's own queue, and its inbox) ------------------------------
+cdef int ring_init(Ring* ring) except -1:
+    ring.slots = <Order*>PyMem_Malloc(INITIAL_RING * sizeof(Order))
+    if ring.slots is NULL:
+        raise MemoryError()
+    ring.mask = INITIAL_RING - 1
+    ring.head = 0
+    ring.count = 0
+    return 0
+
+
+cdef int ring_grow(Ring* ring) except -1:
+    cdef Py_ssize_t size = ring.mask + 1
+    cdef Py_ssize_t i
+    cdef Order* slots = <Order*>PyMem_Malloc(2 * size * sizeof(Order))
+    if slots is NULL:
+        raise MemoryError()
+    for i in range(ring.count):
+        slots[i] = ring.slots[(ring.head + i) & ring.mask]
+    PyMem_Free(ring.slots)
+    ring.slots = slots
+    ring.head = 0
+    ring.mask = 2 * size - 1
+    return 0
+
+
+cdef inline int ring_push(Ring* ring, object tonic, object entry, object args,
+                          object kwargs) except -1:
+    if ring.count > ring.mask:
+        ring_grow(ring)
+    cdef Order* order = &ring.slots[(ring.head + ring.count) & ring.mask]
+    Py_INCREF(tonic)
+    Py_INCREF(entry)
+    Py_INCREF(args)
+    Py_INCREF(kwargs)
+    order.tonic = <PyObject*>tonic
+    order.entry = <PyObject*>entry
+    order.args = <PyObject*>args
+    order.kwargs = <PyObject*>kwargs
+    TT_STORE_SSIZE(&ring.count, ring.count + 1)
+    return 0
+
+
+cdef inline Order ring_pop(Ring* ring) noexcept:
+    # The caller owns the four references of the returned order.
+    cdef Order order = ring.slots[ring.head]
+    ring.head = (ring.head + 1) & ring.mask
+    TT_STORE_SSIZE(&ring.count, ring.count - 1)
+    return order
+
+
+cdef int ring_move_all(Ring* into, Ring* source) except -1:
+    # Append every order of source to into, references and all; source ends empty.
+    while into.count + source.count > into.mask + 1:
+        ring_grow(into)
+    while source.count:
+        into.slots[(into.head + into.count) & into.mask] = ring_pop(source)
+        TT_STORE_SSIZE(&into.count, into.count + 1)
+    return 0
+
+
+cdef inline void order_release(Order order) noexcept:
+    Py_XDECREF(order.tonic)
+    Py_XDECREF(order.entry)
+    Py_XDECREF(order.args)
+    Py_XDECREF(order.kwargs)
+
+
+cdef void ring_clear(Ring* ring) noexcept:
+    # Release every queued order's references (dealloc, close, the collector's tp_clear).
+    while ring.count:
+        order_release(ring_pop(ring))
+
+
+cdef void ring_free(Ring* ring) noexcept:
+    if ring.slots is not NULL:
+        ring_clear(ring)
+        PyMem_Free(ring.slots)
+        ring.slots = NULL
+
+
+cdef inline object order_as_work_order(Order order):
+    return WorkOrder(<object>order.tonic, <object>order.entry, <object>order.args,
+                     _kwargs(<object>order.kwargs))
+
+
+cdef int ring_traverse(Ring* ring, visitproc_t visit, void* arg) noexcept:
+    cdef Py_ssize_t i
+    cdef Order* order
+    cdef int result
+    if ring.slots is NULL:
+        return 0
+    for i in range(ring.count):
+        order = &ring.slots[(ring.head + i) & ring.mask]
+        result = visit(order.tonic, arg)
+        if result == 0:
+            result = visit(order.entry, arg)
+        if result == 0 and order.args is not NULL:
+            result = visit(order.args, arg)
+        if result == 0 and order.kwargs is not NULL:
+            result = visit(order.kwargs, arg)
+        if result:
+            return result
+    return 0
+
+
 cdef class SparkleLoop:
     """Ready queue, extra sparkles, timers and the wait of one catalyst."""
 
     def __cinit__(self, *args, **kwargs):
-        self._ring = <Order*>PyMem_Malloc(INITIAL_RING * sizeof(Order))
-        if self._ring is NULL:
-            raise MemoryError()
-        self._mask = INITIAL_RING - 1
-        self._head = 0
-        self._count = 0
+        ring_init(&self._ring)
+        ring_init(&self._inbox)
+        self._inbox_lock = PyThread_allocate_lock()
         self._wakeup = PyThread_allocate_lock()
-        if self._wakeup is NULL:
+        if self._wakeup is NULL or self._inbox_lock is NULL:
             raise MemoryError()
         PyThread_acquire_lock(self._wakeup, 1)  # held: wait() blocks until wake() releases
 
@@ -207,42 +323,46 @@ cdef class SparkleLoop:
         self._stopped = False
         self._closed = False
         self.bound = None
-        self.low_watch = -1
+        self._low_watch = -1
         self.poll_every = 0
         self._ran = 0
         self._high = 0
 
     def __dealloc__(self):
-        if self._ring is not NULL:
-            self._clear_ring()
-            PyMem_Free(self._ring)
-            self._ring = NULL
+        ring_free(&self._ring)
+        ring_free(&self._inbox)
         if self._wakeup is not NULL:
             PyThread_free_lock(self._wakeup)
             self._wakeup = NULL
+        if self._inbox_lock is not NULL:
+            PyThread_free_lock(self._inbox_lock)
+            self._inbox_lock = NULL
 
-    cdef void _clear_ring(self) noexcept:
-        # Release every queued order's references (dealloc, and the collector's tp_clear).
-        cdef Order order
-        while self._count:
-            order = self._ring[self._head]
-            self._head = (self._head + 1) & self._mask
-            self._count -= 1
-            Py_XDECREF(order.tonic)
-            Py_XDECREF(order.entry)
-            Py_XDECREF(order.args)
-            Py_XDECREF(order.kwargs)
+    cdef inline void _lock(self) noexcept:
+        # The inbox lock guards the inbox, the sleeping/wake flags and closing, and is never
+        # held while Python code runs. Uncontended (always, under the GIL) it is taken at once;
+        # a wait for it lets go of the GIL (or, free-threaded, of the thread state).
+        if not PyThread_acquire_lock(self._inbox_lock, 0):
+            with nogil:
+                PyThread_acquire_lock(self._inbox_lock, 1)
+
+    cdef inline void _unlock(self) noexcept:
+        PyThread_release_lock(self._inbox_lock)
+
+    cdef inline Py_ssize_t _waiting(self) noexcept:
+        return TT_LOAD_SSIZE(&self._ring.count) + TT_LOAD_SSIZE(&self._inbox.count)
 
     def __len__(self):
-        return self._count
+        return self._waiting()
 
     @property
     def thread_id(self):
-        return None if self._thread_id == 0 else self._thread_id
+        cdef unsigned long ident = TT_LOAD_ULONG(&self._thread_id)
+        return None if ident == 0 else ident
 
     @thread_id.setter
     def thread_id(self, value):
-        self._thread_id = 0 if value is None else value
+        TT_STORE_ULONG(&self._thread_id, 0 if value is None else value)
 
     @property
     def current(self):
@@ -260,17 +380,29 @@ cdef class SparkleLoop:
     @property
     def closed(self):
         """True once ``close`` ran: every order sent here is dropped."""
-        return self._closed
+        return TT_LOAD_INT(&self._closed) != 0
 
     @property
     def ran(self):
         """How many orders ``run`` and ``step`` have taken from the queue."""
-        return self._ran
+        return TT_LOAD_SSIZE(&self._ran)
 
     @property
     def high_water(self):
         """The most orders seen waiting."""
-        return max(self._high, self._count)
+        return max(TT_LOAD_SSIZE(&self._high), self._waiting())
+
+    @property
+    def low_watch(self):
+        return TT_LOAD_SSIZE(&self._low_watch)
+
+    @low_watch.setter
+    def low_watch(self, Py_ssize_t value):
+        TT_STORE_SSIZE(&self._low_watch, value)
+
+    cdef inline void _saw_waiting(self, Py_ssize_t waiting) noexcept:
+        if waiting > TT_LOAD_SSIZE(&self._high):  # a lost race only loses a sample
+            TT_STORE_SSIZE(&self._high, waiting)
 
     def set_bound(self, bound):
         """Put every non-system order through ``bound`` from now on (None: no bound)."""
@@ -283,30 +415,47 @@ cdef class SparkleLoop:
         self._cur_args = args
         self._cur_kwargs = kwargs
 
-    # -- the ring of work orders ---------------------------------------------------------
-    cdef int _grow(self) except -1:
-        cdef Py_ssize_t size = self._mask + 1
-        cdef Py_ssize_t i
-        cdef Order* ring = <Order*>PyMem_Malloc(2 * size * sizeof(Order))
-        if ring is NULL:
-            raise MemoryError()
-        for i in range(self._count):
-            ring[i] = self._ring[(self._head + i) & self._mask]
-        PyMem_Free(self._ring)
-        self._ring = ring
-        self._head = 0
-        self._mask = 2 * size - 1
-        return 0
-
+    # -- queueing -------------------------------------------------------------------------
     cdef int push_order(self, object tonic, object entry, object args, object kwargs) except -1:
-        if self.bound is not None and not _is_system(entry):
-            return self._push_bounded(tonic, entry, args, kwargs)
-        return self._append_order(tonic, entry, args, kwargs)
+        if self.bound is None:
+            return ring_push(&self._ring, tonic, entry, args, kwargs)
+        if _is_system(entry):  # bounded: every order waits in the inbox, in the order sent
+            self._inbox_push(tonic, entry, args, kwargs)
+            return 0
+        return self._push_bounded(tonic, entry, args, kwargs)
 
     cdef int _push_bounded(self, object tonic, object entry, object args,
                            object kwargs) except -1:
         self.bound.push(self, (tonic, entry, args, _kwargs(kwargs)))
         return 0
+
+    cdef int _inbox_push(self, object tonic, object entry, object args,
+                         object kwargs) except -1:
+        """Append to the inbox and wake the loop if it sleeps; a closed loop drops it."""
+        cdef bint closed, wake = False
+        cdef Py_ssize_t waiting = 0
+        self._lock()
+        try:
+            closed = self._closed
+            if not closed:
+                ring_push(&self._inbox, tonic, entry, args, kwargs)
+                waiting = self._waiting()
+                wake = self._sleeping
+                self._sleeping = False
+        finally:
+            self._unlock()
+        if closed:
+            _dropped(tonic, entry)
+            return 0
+        self._saw_waiting(waiting)
+        if wake:
+            self.wake()
+        return 0
+
+    def push(self, order):
+        """Append an order from the loop's own thread."""
+        tonic, entry, args, kwargs = order
+        self.push_order(tonic, entry, _as_args(args), _as_kwargs(kwargs))
 
     def append(self, order):
         """Append an order as it is: the bound's way in, under ``bound.lock``."""
@@ -314,9 +463,7 @@ cdef class SparkleLoop:
         kwargs = _as_kwargs(kwargs)
         if kwargs is not None and PyDict_GET_SIZE(kwargs) == 0:
             kwargs = None
-        self._append_order(tonic, entry, _as_args(args), kwargs)
-        if self._count > self._high:
-            self._high = self._count
+        self._inbox_push(tonic, entry, _as_args(args), kwargs)
 
     def drop_oldest(self):
         """Remove and return the oldest order that is not a system one (None: there is none).
@@ -325,55 +472,32 @@ cdef class SparkleLoop:
         """
         cdef Py_ssize_t i, j
         cdef Order order
-        for i in range(self._count):
-            order = self._ring[(self._head + i) & self._mask]
-            if _is_system(<object>order.entry):
-                continue
-            for j in range(i, 0, -1):  # close the gap: the older system orders move up one
-                self._ring[(self._head + j) & self._mask] = \
-                    self._ring[(self._head + j - 1) & self._mask]
-            self._head = (self._head + 1) & self._mask
-            self._count -= 1
-            result = WorkOrder(<object>order.tonic, <object>order.entry, <object>order.args,
-                               _kwargs(<object>order.kwargs))
-            Py_DECREF(<object>order.tonic)
-            Py_DECREF(<object>order.entry)
-            Py_DECREF(<object>order.args)
-            Py_XDECREF(order.kwargs)
-            return result
-        return None
-
-    cdef int _append_order(self, object tonic, object entry, object args,
-                           object kwargs) except -1:
-        if self._count > self._mask:
-            self._grow()
-        cdef Order* order = &self._ring[(self._head + self._count) & self._mask]
-        Py_INCREF(tonic)
-        Py_INCREF(entry)
-        Py_INCREF(args)
-        Py_INCREF(kwargs)
-        order.tonic = <PyObject*>tonic
-        order.entry = <PyObject*>entry
-        order.args = <PyObject*>args
-        order.kwargs = <PyObject*>kwargs
-        self._count += 1
-        return 0
-
-    cdef Order _pop(self):
-        # The caller owns the four references of the returned order.
-        cdef Order order = self._ring[self._head]
-        self._head = (self._head + 1) & self._mask
-        self._count -= 1
-        return order
-
-    def push(self, order):
-        """Append an order from the loop's own thread."""
-        tonic, entry, args, kwargs = order
-        self.push_order(tonic, entry, _as_args(args), _as_kwargs(kwargs))
+        cdef Ring* ring = &self._inbox  # a bounded loop keeps every waiting order here
+        cdef bint found = False
+        self._lock()
+        try:
+            for i in range(ring.count):
+                order = ring.slots[(ring.head + i) & ring.mask]
+                if _is_system_entry(order.entry):
+                    continue
+                for j in range(i, 0, -1):  # close the gap: the older system orders move up
+                    ring.slots[(ring.head + j) & ring.mask] = \
+                        ring.slots[(ring.head + j - 1) & ring.mask]
+                ring.head = (ring.head + 1) & ring.mask
+                TT_STORE_SSIZE(&ring.count, ring.count - 1)
+                found = True
+                break
+        finally:
+            self._unlock()
+        if not found:
+            return None
+        result = order_as_work_order(order)
+        order_release(order)
+        return result
 
     cpdef push_threadsafe(self, object tonic, object entry, object args, object kwargs):
         """Queue an order from another thread: copy the arguments, append, wake the loop."""
-        if self._closed:
+        if TT_LOAD_INT(&self._closed):
             _dropped(tonic, entry)
             return
         kwargs = _as_kwargs(kwargs)
@@ -390,23 +514,10 @@ cdef class SparkleLoop:
                 raise _copy_error(tonic, entry, exc) from exc
         elif not isinstance(args, tuple):
             args = ()  # empty, and not a tuple
-        if self._closed:  # closed while Python code ran (the copy, a mapping's items)
-            _dropped(tonic, entry)
-            return
         if self.bound is not None and not _is_system(entry):
             self._push_bounded(tonic, entry, args, kwargs)
-            if self._closed:  # closed while the bound ran Python code: drop as close() does
-                for tonic, entry, _args, _kwargs in self.drain():
-                    _dropped(tonic, entry)
         else:
-            # from the check above to the append no Python code runs: close() cannot come
-            # between
-            self._append_order(tonic, entry, args, kwargs)
-            if self._count > self._high:
-                self._high = self._count
-        if self._sleeping:
-            self._sleeping = False
-            self.wake()
+            self._inbox_push(tonic, entry, args, kwargs)
 
     def push_extra(self, tonic, entry, args):
         """Queue a system sparkle to run right after the order being run."""
@@ -424,8 +535,10 @@ cdef class SparkleLoop:
 
     def close(self):
         """Drop what is queued and everything sent from now on (debug lines, never run)."""
-        self._closed = True
-        self._thread_id = 0
+        self._lock()
+        TT_STORE_INT(&self._closed, 1)  # from here on the inbox takes nothing
+        self._unlock()
+        TT_STORE_ULONG(&self._thread_id, 0)
         self._set_current(None, None, None, None)
         for tonic, entry, _args, _kwargs in self.drain():
             _dropped(tonic, entry)
@@ -436,20 +549,31 @@ cdef class SparkleLoop:
     cpdef wake(self):
         """Wake a loop sleeping in ``wait``; a wake before the sleep is not lost."""
         # One pending wake at most (an Event's set, not a semaphore's count): wakes that come
-        # before one sleep end that sleep only. The GIL orders this with block()'s reset.
+        # before one sleep end that sleep only.
+        cdef bint release = False
+        self._lock()
         if not self._wake_pending:
-            self._wake_pending = True
+            self._wake_pending = release = True
+        self._unlock()
+        if release:
             PyThread_release_lock(self._wakeup)
 
     cpdef wait(self, object timeout):
         """Sleep until ``wake`` or ``timeout`` seconds, unless an order is already ready."""
+        cdef bint idle
         self._set_current(None, None, None, None)
-        self._sleeping = True
+        self._lock()
+        idle = self._waiting() == 0 and not TT_LOAD_INT(&self._stopped)
+        self._sleeping = idle  # a sender that appends from now on sees it, and wakes us
+        self._unlock()
+        if not idle:
+            return
         try:
-            if self._count == 0 and not self._stopped:
-                self.block(timeout)
+            self.block(timeout)
         finally:
+            self._lock()
             self._sleeping = False
+            self._unlock()
 
     cpdef block(self, object timeout):
         """Wait for ``wake`` (or ``timeout``); what ``wait`` calls once nothing is ready."""
@@ -467,7 +591,9 @@ cdef class SparkleLoop:
             with nogil:
                 got = PyThread_acquire_lock_timed(self._wakeup, micros, 1)
             if got == PY_LOCK_ACQUIRED:
+                self._lock()
                 self._wake_pending = False  # the lock is held again: the next wake releases it
+                self._unlock()
                 return
             if got != PY_LOCK_INTR:
                 return
@@ -482,7 +608,7 @@ cdef class SparkleLoop:
 
     def stop(self):
         """End ``run`` after the order being run; safe from any thread."""
-        self._stopped = True
+        TT_STORE_INT(&self._stopped, 1)
         self.wake()
 
     # -- running ---------------------------------------------------------------------------
@@ -532,10 +658,38 @@ cdef class SparkleLoop:
         finally:
             self._set_current(tonic_, entry_, args_, kwargs_)
 
+    cdef int _gather(self) except -1:
+        """Move the inbox behind the loop's own queue (one lock for a whole batch)."""
+        self._lock()
+        try:
+            ring_move_all(&self._ring, &self._inbox)
+        finally:
+            self._unlock()
+        return 0
+
+    cdef bint _take(self, Order* order) noexcept:
+        """The next order: from the loop's own queue, else (a bounded loop) from the inbox."""
+        if self._ring.count:
+            order[0] = ring_pop(&self._ring)
+            return True
+        self._lock()
+        cdef bint found = self._inbox.count != 0
+        if found:
+            order[0] = ring_pop(&self._inbox)
+        self._unlock()
+        return found
+
     cdef object _run_next(self, bint want_order):
-        """Pop the next order, run it and its extras; return it as a WorkOrder when asked."""
-        cdef Order order = self._pop()
-        if self.low_watch >= 0 and self._count <= self.low_watch:
+        """Take the next order, run it and its extras; return it as a WorkOrder when asked.
+
+        Returns False when there was none (a bound dropped it meanwhile).
+        """
+        cdef Order order
+        cdef Py_ssize_t low_watch
+        if not self._take(&order):
+            return False
+        low_watch = TT_LOAD_SSIZE(&self._low_watch)
+        if low_watch >= 0 and self._waiting() <= low_watch:
             self.bound.drained(self)  # it asked: the order just taken stays alive meanwhile
         tonic = <object>order.tonic
         entry = <object>order.entry
@@ -548,17 +702,20 @@ cdef class SparkleLoop:
         self._execute(tonic, entry, args, kwargs)
         if self._extra:
             self.run_extra()
-        return WorkOrder(tonic, entry, args, _kwargs(kwargs)) if want_order else None
+        return WorkOrder(tonic, entry, args, _kwargs(kwargs)) if want_order else True
 
     def step(self):
         """Run the next ready order and its extra sparkles; None when nothing is ready."""
-        if self._count == 0:
-            return None
-        self._ran += 1
+        if TT_LOAD_SSIZE(&self._inbox.count) and self.bound is None:
+            self._gather()
         try:
-            return self._run_next(True)
+            order = self._run_next(True)
         finally:
             self._set_current(None, None, None, None)
+        if order is False:
+            return None
+        TT_STORE_SSIZE(&self._ran, self._ran + 1)
+        return order
 
     def fire_due(self, double now):
         """Fire the timers due at ``now`` (each queues its sparkle); return how many."""
@@ -571,24 +728,28 @@ cdef class SparkleLoop:
         """Run orders and timers until ``stop``."""
         cdef Py_ssize_t count, since_poll = 0, planned
         cdef Py_ssize_t poll_every = self.poll_every
-        self._thread_id = PyThread_get_thread_ident()
+        cdef bint bounded = self.bound is not None
+        TT_STORE_ULONG(&self._thread_id, PyThread_get_thread_ident())
         try:
-            while not self._stopped:
-                count = self._count
-                if count > self._high:
-                    self._high = count
+            while not TT_LOAD_INT(&self._stopped):
+                if TT_LOAD_SSIZE(&self._inbox.count) and not bounded:
+                    self._gather()
+                # this pass's orders: the own queue's, or (bounded) the inbox's
+                count = TT_LOAD_SSIZE(&self._inbox.count) if bounded else self._ring.count
+                self._saw_waiting(count)
                 if poll_every and count > poll_every:
                     count = poll_every
                 planned = count
-                while count > 0 and not self._stopped:  # stop() ends run after this order
-                    if self._count == 0:  # a bound dropped what was left of this pass
+                # stop() ends run after this order
+                while count > 0 and not TT_LOAD_INT(&self._stopped):
+                    if self._run_next(False) is False:  # a bound dropped the rest of the pass
                         break
                     count -= 1
-                    self._run_next(False)
-                self._ran += planned - count
+                TT_STORE_SSIZE(&self._ran, self._ran + planned - count)
                 if poll_every:
                     since_poll += planned - count
-                    if since_poll >= poll_every and self._count and not self._stopped:
+                    if (since_poll >= poll_every and self._waiting()
+                            and not TT_LOAD_INT(&self._stopped)):
                         self._set_current(None, None, None, None)
                         self.poll()
                         since_poll = 0
@@ -601,56 +762,46 @@ cdef class SparkleLoop:
                         self.fire_due(now)
                         continue
                     timeout = deadline - now
-                if self._count == 0 and not self._stopped:
+                if self._waiting() == 0 and not TT_LOAD_INT(&self._stopped):
                     self.wait(timeout)
                     since_poll = 0
         finally:
             self._set_current(None, None, None, None)
 
     def drain(self):
-        """Remove and return the orders still queued, oldest first."""
-        cdef Order order
+        """Remove and return the orders still queued, oldest first (the loop's own queue, then
+        its inbox); on the loop's thread, or while the loop does not run."""
         orders = []
-        while self._count:
-            order = self._pop()
-            orders.append(WorkOrder(<object>order.tonic, <object>order.entry,
-                                    <object>order.args, _kwargs(<object>order.kwargs)))
-            Py_DECREF(<object>order.tonic)
-            Py_DECREF(<object>order.entry)
-            Py_DECREF(<object>order.args)
-            Py_DECREF(<object>order.kwargs)
+        cdef Order order
+        while self._ring.count:  # the loop's own queue is older than its inbox
+            order = ring_pop(&self._ring)
+            orders.append(order_as_work_order(order))
+            order_release(order)
+        while self._take(&order):
+            orders.append(order_as_work_order(order))
+            order_release(order)
         return orders
 
 
-# -- the collector sees the ring ---------------------------------------------------------------
+# -- the collector sees the rings ------------------------------------------------------------
 cdef traverseproc_t _base_traverse = NULL
 cdef inquiry_t _base_clear = NULL
 
 
 cdef int _loop_traverse(PyObject* obj, visitproc_t visit, void* arg) noexcept:
     cdef SparkleLoop loop = <SparkleLoop><void*>obj
-    cdef Py_ssize_t i
-    cdef Order* order
-    cdef int result
-    if loop._ring is not NULL:
-        for i in range(loop._count):
-            order = &loop._ring[(loop._head + i) & loop._mask]
-            result = visit(order.tonic, arg)
-            if result == 0:
-                result = visit(order.entry, arg)
-            if result == 0 and order.args is not NULL:
-                result = visit(order.args, arg)
-            if result == 0 and order.kwargs is not NULL:
-                result = visit(order.kwargs, arg)
-            if result:
-                return result
+    cdef int result = ring_traverse(&loop._ring, visit, arg)
+    if result == 0:
+        result = ring_traverse(&loop._inbox, visit, arg)
+    if result:
+        return result
     return _base_traverse(obj, visit, arg)
 
 
 cdef int _loop_clear(PyObject* obj) noexcept:
     cdef SparkleLoop loop = <SparkleLoop><void*>obj
-    if loop._ring is not NULL:
-        loop._clear_ring()
+    ring_clear(&loop._ring)
+    ring_clear(&loop._inbox)
     return _base_clear(obj)
 
 

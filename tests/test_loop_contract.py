@@ -652,7 +652,9 @@ def test_an_entry_of_any_type_with_a_table_is_routed(lm):
     loop.push((FakeTonic(), foreign, (3,), {}))
     run_all(loop)
     loop.run_now(FakeTonic(), PlainEntry(), (4,))
-    assert ran == [("generic", 1), ("idle", 2), ("foreign", 3), ("generic", 4)]
+    # the own queue's orders (1, 3) first, then the inbox's (2): the loop moves the inbox
+    # behind its own queue
+    assert ran == [("generic", 1), ("foreign", 3), ("idle", 2), ("generic", 4)]
 
 
 # == errors ==================================================================================
@@ -782,7 +784,7 @@ def test_push_extra_runs_right_after_the_current_order_before_the_next(lm):
     a = make("ttsc__a", [(e1, (1,)), (e2, (2,))])
     b = make("ttsc__b")
     loop.push((t, a, (), {}))
-    loop.push_threadsafe(t, b, (), {})
+    loop.push((t, b, (), {}))
     loop.push((t, stopper(lm, loop), (), {}))
     loop.run()
     assert ran == [("ttsc__a", ()), ("_ttss__e1", (1,)), ("_ttss__e2", (2,)), ("_ttss__f", (9,)),
@@ -940,7 +942,7 @@ def test_current_during_a_handler_and_none_when_idle(lm):
     e = entry(lm, "ttsc__go", handler)
     a, b = FakeTonic("a"), FakeTonic("b")
     loop.push((a, e, (1,), {"k": 2}))
-    loop.push_threadsafe(b, e, (), {})
+    loop.push((b, e, (), {}))
     loop.push((a, stopper(lm, loop), (), {}))
     loop.run()
     assert seen == [((a, e, (1,), {"k": 2}), a), ((b, e, (), {}), b)]
@@ -1102,8 +1104,9 @@ def test_args_that_are_not_a_tuple_and_kwargs_that_are_a_mapping_run_alike(lm):
 
     loop.push((t, entry(lm, "ttsc__outer", outer), (), {}))
     run_all(loop)
-    assert ran == [((1, 2, 3), {"k": 4}), ((5,), {}), ((6, [7]), {"m": [8]}), ((), {}),
-                   ((9,), {}), ((10, 11), {}), ((12,), {})]
+    # the own queue's orders first (outer's run_now and extra inside it), then the inbox's
+    assert ran == [((1, 2, 3), {"k": 4}), ((5,), {}), ((10, 11), {}), ((12,), {}),
+                   ((6, [7]), {"m": [8]}), ((), {}), ((9,), {})]
 
 
 # == the garbage collector sees queued orders ================================================

@@ -5,12 +5,15 @@ queue, the extra sparkles of the order being run (state transitions), and the ca
 timers. Only this module and its dispatch partner build work orders; everyone else reads them
 as ``WorkOrder(tonic, sparkle, args, kwargs)``. The compiled twin must match this behaviour:
 
-* ``push(order)`` appends the order ``(tonic, entry, args, kwargs)`` from the loop's own thread
-  (no lock, no wake: the loop is busy running the caller); only the dispatch twin calls it.
+* Two queues: the loop's own, which only its thread touches, and an inbox for every other
+  thread, guarded by one lock (with the sleeping flag and closing). ``push(order)`` appends the
+  order ``(tonic, entry, args, kwargs)`` to the own queue from the loop's own thread (no lock,
+  no wake: the loop is busy running the caller); only the dispatch twin calls it.
   ``push_threadsafe(tonic, entry, args, kwargs)`` copies the arguments (``copy_call``), appends
-  and wakes the loop if it sleeps; a copy that fails raises ``TypeError`` naming the sparkle
-  and the tonic (the original error is its ``__cause__``). Orders from one sender run in the
-  order sent.
+  to the inbox and wakes the loop if it sleeps; a copy that fails raises ``TypeError`` naming
+  the sparkle and the tonic (the original error is its ``__cause__``). At the start of each
+  pass the loop moves the whole inbox behind its own queue: orders from one thread run in the
+  order sent; orders from different threads have no order between them.
 * ``push_extra(tonic, entry, args)`` queues a system sparkle to run right after the order
   being run, before any other order (on_exit, state change, on_enter of a ``to_state``).
   ``run_now(tonic, entry, args)`` runs a sparkle at once, inside the running order, routed,
@@ -36,8 +39,12 @@ as ``WorkOrder(tonic, sparkle, args, kwargs)``. The compiled twin must match thi
   ``run``.
 * ``close()`` (on the loop's thread, once its catalyst has completed) drops every queued order
   with a debug line and makes the loop closed: from then on every order sent to it, from any
-  thread, is dropped the same way, never run and never kept. ``drain()`` removes and returns the
-  queued orders without closing. Queued orders are visible to the garbage collector.
+  thread, is dropped the same way, never run and never kept. ``drain()`` (on the loop's thread,
+  or while it does not run) removes and returns the queued orders without closing: the own
+  queue's, then the inbox's. Queued orders are visible to the garbage collector.
+* Without the GIL (free-threaded CPython) all of this holds as well: the own queue has one
+  thread, the inbox and the flags have their lock, and what other threads read without it
+  (lengths, counters, ``thread_id``, ``closed``) are single values read whole.
 * ``SparkleEntry`` is the sparkle part of a work order: its name, its handler per state, and
   ``system`` (a lifecycle sparkle: it bypasses a queue bound).
 * ``FINISHED_LOOP`` is a closed loop: a finished tonic points at it.
@@ -46,9 +53,9 @@ as ``WorkOrder(tonic, sparkle, args, kwargs)``. The compiled twin must match thi
   ``bound.push(loop, order)``, which appends it with ``append(order)`` or refuses
   it (``drop_oldest()`` removes the oldest non-system order for it). While ``low_watch`` is
   not -1, the loop calls ``bound.drained(loop)`` each time an order taken from the queue
-  leaves ``low_watch`` or fewer waiting; ``close()`` calls ``bound.closed(loop)``. Here, in the
-  pure twin, a bounded loop's queue is guarded by ``bound.lock``; the compiled twin relies on
-  the GIL (its queue operations run no Python code).
+  leaves ``low_watch`` or fewer waiting; ``close()`` calls ``bound.closed(loop)``. A bounded
+  loop keeps every order (its own thread's too) in the inbox, in the order sent, and takes
+  them one by one, so that ``drop_oldest`` sees every waiting order.
 * Counters: ``ran`` (orders taken from the queue by ``run`` and ``step``) and ``high_water``
   (the most orders seen waiting: at the start of each pass, at each push from another thread
   and at each push through a bound). While ``run`` runs orders they may lag: they are exact
@@ -70,7 +77,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable
-from threading import Event, get_ident
+from threading import Event, Lock, get_ident
 from time import monotonic
 from typing import Any, NamedTuple
 
@@ -135,7 +142,10 @@ class SparkleLoop:
     """Ready queue, extra sparkles, timers and the wait of one catalyst."""
 
     def __init__(self, on_error: Callable[[Any, Any, Exception], None]) -> None:
-        self._ready: deque = deque()
+        self._ready: deque = deque()  # the loop's own queue: only its thread touches it
+        self._inbox: deque = deque()  # from other threads (every order, on a bounded loop)
+        # guards the inbox's appends and takes with the sleeping flag and closing
+        self._inbox_lock = Lock()
         # Shadows the method below with the bound deque.append: one call level less per order.
         # mypy refuses assigning over a method; the signatures agree (one tuple, returns None).
         self.push = self._ready.append  # type: ignore[method-assign,assignment]
@@ -150,14 +160,13 @@ class SparkleLoop:
         self._stopped = False
         self._closed = False
         self.bound: Any = None
-        self._lock: Any = None  # bound.lock while bounded
         self.low_watch = -1
         self.poll_every = 0
         self._ran = 0
         self._high = 0
 
     def __len__(self) -> int:
-        return len(self._ready)
+        return len(self._ready) + len(self._inbox)
 
     @property
     def current(self) -> WorkOrder | None:
@@ -184,46 +193,61 @@ class SparkleLoop:
     @property
     def high_water(self) -> int:
         """The most orders seen waiting."""
-        return max(self._high, len(self._ready))
+        return max(self._high, len(self))
 
+    # -- queueing -------------------------------------------------------------------------
     def push(self, order: tuple) -> None:
         """Append an order from the loop's own thread."""
         self._ready.append(order)
 
     def _push_bounded(self, order: tuple) -> None:
-        # ``push`` of a bounded loop: the bound sees the order unless it is a system one
+        # ``push`` of a bounded loop: every order waits in the inbox, in the order sent, and
+        # the bound sees it unless it is a system one
         if _is_system(order[1]):
-            with self._lock:
-                self._ready.append(order)
+            self._inbox_push(order)
         else:
             self.bound.push(self, order)
 
     def set_bound(self, bound: Any) -> None:
         """Put every non-system order through ``bound`` from now on (None: no bound)."""
         self.bound = bound
-        self._lock = None if bound is None else bound.lock
         # the shadowing bound method, as in __init__
         push: Callable[[tuple], None] = (
             self._ready.append if bound is None else self._push_bounded)
         self.push = push  # type: ignore[method-assign,assignment]
 
+    def _inbox_push(self, order: tuple) -> None:
+        """Append to the inbox and wake the loop if it sleeps; a closed loop drops it."""
+        with self._inbox_lock:
+            closed = self._closed
+            if not closed:
+                self._inbox.append(order)
+                waiting = len(self)
+                wake = self._sleeping
+                self._sleeping = False
+        if closed:
+            _dropped(order[0], order[1])
+            return
+        if waiting > self._high:  # a lost race only loses a sample
+            self._high = waiting
+        if wake:
+            self.wake()
+
     def append(self, order: tuple) -> None:
         """Append an order as it is: the bound's way in, under ``bound.lock``."""
-        ready = self._ready
-        ready.append(order)
-        if len(ready) > self._high:
-            self._high = len(ready)
+        self._inbox_push(order)
 
     def drop_oldest(self) -> WorkOrder | None:
         """Remove and return the oldest order that is not a system one (None: there is none).
 
         The bound calls it under ``bound.lock``.
         """
-        ready = self._ready
-        for index, order in enumerate(ready):
-            if not _is_system(order[1]):
-                del ready[index]
-                return WorkOrder(*order)
+        with self._inbox_lock:  # a bounded loop keeps every waiting order in the inbox
+            inbox = self._inbox
+            for index, order in enumerate(inbox):
+                if not _is_system(order[1]):
+                    del inbox[index]
+                    return WorkOrder(*order)
         return None
 
     def push_threadsafe(self, tonic: Any, entry: Any, args: tuple, kwargs: dict) -> None:
@@ -236,21 +260,10 @@ class SparkleLoop:
                 args, kwargs = copy_call(args, kwargs)
             except Exception as exc:
                 raise _copy_error(tonic, entry, exc) from exc
-        if self.bound is None:
-            ready = self._ready
-            ready.append((tonic, entry, args, kwargs))
-            if len(ready) > self._high:
-                self._high = len(ready)
-        elif _is_system(entry):
-            with self._lock:
-                self.append((tonic, entry, args, kwargs))
-        else:
+        if self.bound is not None and not _is_system(entry):
             self.bound.push(self, (tonic, entry, args, kwargs))
-        if self._closed:  # closed while we appended: drop it as close() would have
-            self._drop_queued()
-        elif self._sleeping:
-            self._sleeping = False
-            self.wake()
+        else:
+            self._inbox_push((tonic, entry, args, kwargs))
 
     def push_extra(self, tonic: Any, entry: Any, args: tuple) -> None:
         """Queue a system sparkle to run right after the order being run."""
@@ -262,17 +275,16 @@ class SparkleLoop:
 
     def close(self) -> None:
         """Drop what is queued and everything sent from now on (debug lines, never run)."""
-        self._closed = True
+        with self._inbox_lock:
+            self._closed = True  # from here on the inbox takes nothing
         self.thread_id = None
         self._current = None
-        self._drop_queued()
+        for tonic, entry, _args, _kwargs in self.drain():
+            _dropped(tonic, entry)
         if self.bound is not None:
             self.bound.closed(self)
 
-    def _drop_queued(self) -> None:
-        for tonic, entry, _args, _kwargs in self.drain():
-            _dropped(tonic, entry)
-
+    # -- waiting ---------------------------------------------------------------------------
     def wake(self) -> None:
         """Wake a loop sleeping in ``wait``; a wake before the sleep is not lost."""
         self._wakeup.set()
@@ -280,12 +292,16 @@ class SparkleLoop:
     def wait(self, timeout: float | None) -> None:
         """Sleep until ``wake`` or ``timeout`` seconds, unless an order is already ready."""
         self._current = None
-        self._sleeping = True
+        with self._inbox_lock:
+            idle = not self._ready and not self._inbox and not self._stopped
+            self._sleeping = idle  # a sender that appends from now on sees it, and wakes us
+        if not idle:
+            return
         try:
-            if not self._ready and not self._stopped:
-                self.block(timeout)
+            self.block(timeout)
         finally:
-            self._sleeping = False
+            with self._inbox_lock:
+                self._sleeping = False
 
     def block(self, timeout: float | None) -> None:
         """Wait for ``wake`` (or ``timeout``); what ``wait`` calls once nothing is ready."""
@@ -300,6 +316,7 @@ class SparkleLoop:
         self._stopped = True
         self.wake()
 
+    # -- running ---------------------------------------------------------------------------
     def run_extra(self) -> None:
         """Run the extra sparkles queued by the order just run (state transitions)."""
         extra = self._extra
@@ -324,21 +341,29 @@ class SparkleLoop:
         finally:
             self._current = previous
 
+    def _gather(self) -> None:
+        """Move the inbox behind the loop's own queue (one lock for a whole batch)."""
+        with self._inbox_lock:
+            inbox = self._inbox
+            self._ready.extend(inbox)
+            inbox.clear()
+
     def _take_bounded(self) -> tuple:
-        # popleft of a bounded loop: under the bound's lock, then tell the bound when it asked
-        with self._lock:
-            order: tuple = self._ready.popleft()
-        if self.low_watch >= 0 and len(self._ready) <= self.low_watch:
+        # a bounded loop's next order, from the inbox (IndexError: a bound dropped the rest);
+        # then tell the bound if it asked
+        with self._inbox_lock:
+            order: tuple = self._inbox.popleft()
+        if self.low_watch >= 0 and len(self) <= self.low_watch:
             self.bound.drained(self)
         return order
 
     def step(self) -> WorkOrder | None:
         """Run the next ready order and its extra sparkles; None when nothing is ready."""
-        if not self._ready:
-            return None
+        if self.bound is None and self._inbox:
+            self._gather()
         try:
             order = self._ready.popleft() if self.bound is None else self._take_bounded()
-        except IndexError:  # the bound dropped the last one
+        except IndexError:
             return None
         self._ran += 1
         try:
@@ -359,10 +384,13 @@ class SparkleLoop:
         """Run orders and timers until ``stop``."""
         self.thread_id = get_ident()
         ready = self._ready
+        inbox = self._inbox
         extra = self._extra
         timers = self.timers
         on_error = self._on_error
-        popleft = ready.popleft if self.bound is None else self._take_bounded
+        bounded = self.bound is not None
+        queue = inbox if bounded else ready  # where this pass's orders are
+        popleft = self._take_bounded if bounded else ready.popleft
         poll_every = self.poll_every
         since_poll = 0
         # The counters live in locals while orders run and are published every 64 orders and
@@ -371,19 +399,20 @@ class SparkleLoop:
         ran = high = 0
         try:
             while not self._stopped:
-                count = len(ready)
+                if inbox and not bounded:
+                    self._gather()
+                count = len(queue)
                 if count > high:
                     high = count
                 if poll_every and count > poll_every:
                     count = poll_every
                 planned = count
                 while count and not self._stopped:  # stop() ends run after this order
-                    count -= 1
                     try:
                         order = popleft()
                     except IndexError:  # a bound dropped what was left of this pass
-                        count += 1
                         break
+                    count -= 1
                     tonic, entry, args, kwargs = order
                     handler = entry.table[tonic._tt_state]
                     if handler is not None:
@@ -404,7 +433,7 @@ class SparkleLoop:
                     ran, high = self._publish(ran, high)
                 if poll_every:
                     since_poll += planned - count
-                    if since_poll >= poll_every and ready and not self._stopped:
+                    if since_poll >= poll_every and len(self) and not self._stopped:
                         self._current = None
                         self.poll()
                         since_poll = 0
@@ -420,7 +449,7 @@ class SparkleLoop:
                         self.fire_due(now)
                         continue
                     timeout = deadline - now
-                if not ready and not self._stopped:
+                if not ready and not inbox and not self._stopped:
                     ran, high = self._publish(ran, high)
                     self.wait(timeout)
                     since_poll = 0
@@ -436,19 +465,13 @@ class SparkleLoop:
         return 0, 0
 
     def drain(self) -> list[WorkOrder]:
-        """Remove and return the orders still queued, oldest first."""
-        orders = []
-        ready = self._ready
-        while ready:
-            try:
-                if self._lock is None:
-                    order = ready.popleft()
-                else:
-                    with self._lock:
-                        order = ready.popleft()
-            except IndexError:  # another thread drained the last one
-                break
-            orders.append(WorkOrder(*order))
+        """Remove and return the orders still queued, oldest first (the loop's own queue, then
+        its inbox); on the loop's thread, or while the loop does not run."""
+        orders = [WorkOrder(*order) for order in self._ready]
+        self._ready.clear()
+        with self._inbox_lock:
+            orders += [WorkOrder(*order) for order in self._inbox]
+            self._inbox.clear()
         return orders
 
 
