@@ -153,9 +153,7 @@ class BusyReader(ttTonic):
     def tts__step(self):
         self.steps += 1
         if self.step_at_data is None and self.steps < CHAIN_LIMIT:
-            self.tts__step()
-        elif self.step_at_data is None:
-            self.finish()  # the chain ended first: on_readable runs later, then finishes
+            self.tts__step()  # else the chain ends: an idle loop selects, on_readable finishes
 
     def ttse__on_readable(self, sock, events):
         self.catalyst.unregister(sock)
