@@ -9,9 +9,9 @@ not), and reading resumes when the pending bytes are down to half the budget (hy
 reader does not flip on every chunk).
 
 Deliveries go through the owner's system sparkle ``_ttss__call``: a system order is never
-dropped nor refused by a bounded catalyst, so every charge meets its release. Only a completed
-owner drops it; a delivery to a completed owner is therefore not charged, and ``forget``
-clears what a finished owner will never consume.
+dropped nor refused by a bounded catalyst. Only an owner that completes drops it (with a debug
+line); the order then holds the last reference to its ``_Charge``, which releases itself when
+it is freed. So every charge is released exactly once, whatever becomes of its owner.
 
 Counting is under a lock: the reader charges on its thread, owners release on theirs.
 """
@@ -89,24 +89,33 @@ class ReceiveBudget:
         if reopen and self._resume is not None:
             self._resume()
 
-    def forget(self) -> None:
-        """Nothing pending will ever be consumed (the owner completed): start from zero."""
-        with self._lock:
-            pending, self._pending = self._pending, 0
-        if pending:
-            self.release(0)
-
     def deliver(self, owner: Any, sparkle: Callable, *args: Any, size: int) -> None:
         """Queue ``sparkle(*args)`` (a sparkle method of ``owner``) as ``size`` charged bytes."""
-        if owner.finished:  # completed: the order would be dropped and never released
-            sparkle(*args)  # dropped the usual way (a debug line)
-            return
         self.charge(size)
-        owner._ttss__call(self._run, owner, sparkle, args, size)
+        owner._ttss__call(self._run, owner, sparkle, args, _Charge(self, size))
 
-    def _run(self, owner: Any, sparkle: Callable, args: tuple, size: int) -> None:
+    @staticmethod
+    def _run(owner: Any, sparkle: Callable, args: tuple, charge: _Charge) -> None:
         # on the owner's catalyst: its handler for its state, traced, errors handled
         try:
             owner.run_sparkle_now(sparkle, *args)
         finally:
-            self.release(size)
+            charge.settle()
+
+
+class _Charge:
+    """The bytes of one delivery: released once, when run or when its dropped order is freed."""
+
+    __slots__ = ("budget", "size")
+    _tt_by_reference = True  # crosses threads inside its order, never copied
+
+    def __init__(self, budget: ReceiveBudget, size: int) -> None:
+        self.budget: ReceiveBudget | None = budget
+        self.size = size
+
+    def settle(self) -> None:
+        budget, self.budget = self.budget, None
+        if budget is not None:
+            budget.release(self.size)
+
+    __del__ = settle
