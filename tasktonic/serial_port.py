@@ -89,8 +89,11 @@ class ttSerialOpenError(ttError, OSError):
 class ttSerialFrameError(ttError):
     """Received bytes could not be framed (too long, or the framer raised); ``port`` says where.
 
-    A framer's own exception is the ``__cause__``.
+    A framer's own exception is the ``__cause__``. Made for one report and never changed, it
+    crosses threads by reference (a copy would lose the cause).
     """
+
+    _tt_by_reference = True
 
     def __init__(self, port: str, message: str) -> None:
         self.port = port
