@@ -182,12 +182,13 @@ class _ttNetTonic(ttTonic):
         return self._sock
 
     def _tt_owner_sparkle(self, event: str) -> Callable | None:
-        """The owner's sparkle ``event``, or None (with a debug line) when it has none."""
+        """The owner's sparkle ``event``; None (with a debug line) when it has none, or has
+        finished (it would drop the event: a half-close then closes, data is not charged)."""
         owner = self.owner
         sparkle: Callable | None = getattr(owner, event, None) if owner is not None else None
-        if sparkle is None or not getattr(sparkle, "_tt_sparkle_method", False):
-            _log.debug("tasktonic: %s of %s dropped: owner %r has no such sparkle", event,
-                       self.name, owner)
+        if sparkle is None or not getattr(sparkle, "_tt_sparkle_method", False) or owner.finished:
+            _log.debug("tasktonic: %s of %s dropped: owner %r has no such sparkle or has "
+                       "finished", event, self.name, owner)
             return None
         return sparkle
 

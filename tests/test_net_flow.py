@@ -15,7 +15,7 @@ import threading
 import time
 
 import tasktonic
-from tasktonic import ttTonic
+from tasktonic import ttCatalyst, ttTonic
 from tasktonic.net import DEFAULT_RECEIVE_BUDGET, ttTcpClient, ttTcpServer
 from tasktonic.selector import ttSelectorCatalyst
 from tests.conftest import run_app
@@ -403,3 +403,61 @@ def test_out_of_file_descriptors_pauses_accepting_instead_of_spinning():
     assert f"127.0.0.1:{result['port']}" in result["message"]
     assert "Too many open files" in result["message"]
     assert result["resumed"] and result["accepted"] == 5
+
+
+# -- an owner that finishes with deliveries pending ----------------------------------------
+class Quitter(ttTonic):
+    """Owns the connections: takes one data event slowly, then finishes with more queued."""
+
+    def ttse__on_tcp_data(self, conn, data):
+        self.conn = conn
+        time.sleep(0.05)  # the budget fills behind this event: the connection pauses
+        self.finish()
+
+
+class Host(ttTonic):
+    """Hosts the server whose owner is the Quitter; ends when the peer has sent everything."""
+
+    def __init__(self, ready, **kwargs):
+        super().__init__(**kwargs)
+        self.ready = ready
+
+    def ttse__on_start(self):
+        self.quitter = Quitter(catalyst=ttCatalyst(name="slow"))
+        self.server = ttTcpServer("127.0.0.1", 0, owner=self.quitter, receive_budget=65536,
+                                  catalyst=ttSelectorCatalyst())
+        self.ready["port"] = self.server.port
+        self.ready["host"] = self
+        self.ready["event"].set()
+
+    def ttsc__peer_done(self):
+        self.finish()
+
+
+def test_deliveries_dropped_by_a_finished_owner_release_their_budget():
+    ready = {"event": threading.Event()}
+    failures = []
+    total = 8 << 20
+
+    def peer():
+        try:
+            assert ready["event"].wait(WAIT)
+            with socket.create_connection(("127.0.0.1", ready["port"]), timeout=WAIT) as sock:
+                sock.sendall(bytes(total))  # stuck here if the connection stayed paused
+                sock.shutdown(socket.SHUT_WR)
+                assert sock.recv(1) == b""  # the connection closed once it read the end
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            ready["host"].ttsc__peer_done()
+
+    thread = threading.Thread(target=peer, daemon=True)
+    thread.start()
+    holder = {}
+    run_app(lambda: holder.setdefault("host", Host(ready)), timeout=60)
+    thread.join(WAIT)
+    assert not failures
+    conn = holder["host"].quitter.conn
+    assert conn.bytes_received == total
+    assert conn.receive_high_water >= 65536  # it did pause behind the slow event
+    assert conn.pending_receive_bytes == 0   # and the dropped deliveries gave their bytes back
