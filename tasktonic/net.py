@@ -313,7 +313,7 @@ class ttTcpConnection(_ttNetTonic):
         data = bytes(data)
         if not self._tt_admit(data, queued=True):
             return False
-        self.tts__send_admitted(data)
+        self._ttss__send_admitted(data)
         return True
 
     def ttsc__send(self, data: bytes) -> None:
@@ -324,8 +324,12 @@ class ttTcpConnection(_ttNetTonic):
         if self._tt_admit(data, queued=False) and self._connected:
             self._tt_flush()
 
-    def tts__send_admitted(self, data: bytes) -> None:
-        """A send admitted by ``send()``: its bytes move from the queued count to the buffer."""
+    def _ttss__send_admitted(self, data: bytes) -> None:
+        """A send admitted by ``send()``: its bytes move from the queued count to the buffer.
+
+        A system sparkle: a bounded catalyst must not drop it (its bytes would stay counted);
+        ``max_buffer`` bounds these orders already.
+        """
         with self._send_lock:
             self._reserved -= len(data)
             if not self._tt_dropped_send(len(data)):

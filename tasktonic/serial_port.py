@@ -392,10 +392,11 @@ class ttSerialPort(ttCatalyst, metaclass=_PerPortServiceMeta):
             self._frame_error(f"the framer raised {type(exc).__name__}: {exc}; its "
                               "buffered bytes are dropped", exc)
             return []
-        if any(len(frame) > self.max_frame for frame in frames):
-            self._frame_error(f"a frame longer than max_frame={self.max_frame} bytes was "
-                              "discarded")
-            frames = [frame for frame in frames if len(frame) <= self.max_frame]
+        for frame in frames:
+            if len(frame) > self.max_frame:  # one report per discarded frame
+                self._frame_error(f"a frame of {len(frame)} bytes, over "
+                                  f"max_frame={self.max_frame}, was discarded")
+        frames = [frame for frame in frames if len(frame) <= self.max_frame]
         if len(buffer) > self.max_frame:
             self._frame_error(f"a frame longer than max_frame={self.max_frame} bytes is "
                               "discarded" + (" up to its terminator" if self._terminator else ""))
