@@ -488,8 +488,8 @@ class ttTcpClient(ttTcpConnection):
         if connect_timeout is not None and (
                 isinstance(connect_timeout, bool)
                 or not isinstance(connect_timeout, (int, float)) or not connect_timeout > 0):
-            raise ValueError(f"tasktonic: connect_timeout must be None or seconds > 0, got "
-                             f"{connect_timeout!r}")
+            raise ValueError(f"tasktonic: connect_timeout of the client to {host}:{port} must "
+                             f"be None or seconds > 0, got {connect_timeout!r}")
         self.connect_timeout = connect_timeout
         self._connect_timer: ttTimerSingleShot | None = None
         super().__init__(None, owner=owner, **kwargs)
@@ -598,8 +598,8 @@ class ttTcpServer(_ttNetTonic):
         self.finish()
 
     def tts__ready(self, sock: _Socket, events: int) -> None:
-        if sock is not self._sock:
-            return
+        if sock is not self._sock or not self._mask:
+            return  # closed, or paused: readiness a busy loop polled before the pause
         for _ in range(_BURST):
             try:
                 client, _addr = sock.accept()

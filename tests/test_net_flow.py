@@ -145,7 +145,7 @@ def test_a_raising_data_handler_still_releases_its_bytes(expected_errors):
                for r in expected_errors.records)
 
 
-def test_receive_budget_is_validated():
+def test_receive_budget_and_connect_timeout_are_validated():
     errors = []
 
     class Maker(ttTonic):
@@ -156,10 +156,17 @@ def test_receive_budget_is_validated():
                     ttTcpServer("127.0.0.1", 0, receive_budget=value, catalyst=sel)
                 except (TypeError, ValueError) as exc:
                     errors.append(type(exc))
+            for value in (0, -1.0, "5", True):
+                try:
+                    ttTcpClient("127.0.0.1", 1, connect_timeout=value, catalyst=sel)
+                except ValueError as exc:
+                    errors.append(str(exc))
             self.finish()
 
     run_app(lambda: Maker(), timeout=30)
-    assert errors == [ValueError, ValueError, TypeError, TypeError]
+    assert errors[:4] == [ValueError, ValueError, TypeError, TypeError]
+    assert len(errors) == 8 and all("connect_timeout of the client to 127.0.0.1:1" in text
+                                   for text in errors[4:])
 
 
 # -- the send bound at request time ------------------------------------------------------
