@@ -60,7 +60,7 @@ class SlowSink(ttTonic):
         self.digest.update(data)
         self.received += len(data)
         self.events += 1
-        if self.events % 64 == 0:
+        if self.events % 8 == 0:
             self.rss_peak = max(self.rss_peak, _rss_bytes())
         time.sleep(0.001)  # the deliberately slow owner
 
