@@ -40,10 +40,10 @@ bound is checked when a send is requested: by ``send()`` in the caller's thread 
 False when refused), by a ``ttsc__send`` sparkle when it runs (a sparkle call cannot be seen
 before it runs). A send whose data would push the buffer past the bound is *refused whole* (no
 partial write, so the byte stream never gets a hole) and the owner hears
-``ttse__on_tcp_buffer_full(conn, pending_bytes)``. From that refusal
-until the buffer has emptied, *every* further send is refused the same way (each with its own
-event), even a small one that would fit: otherwise a later small send could overtake the
-refused one and reorder the stream. When the buffer is empty again the owner hears
+``ttse__on_tcp_buffer_full(conn, pending_bytes)``. From that refusal until the buffer has
+emptied, *every* further send is refused the same way (each with its own event), even a small
+one that would fit: otherwise a later small send could overtake the refused one and reorder
+the stream. When the buffer is empty again the owner hears
 ``ttse__on_tcp_drained(conn)`` and re-sends, in order, what was refused. A single chunk larger
 than ``max_buffer`` can never fit: ``send()`` raises ValueError at the call, and
 ``ttsc__send`` raises it inside the sparkle (handled by the error policy).
@@ -54,7 +54,9 @@ at the budget the connection stops reading (the kernel's window then slows the p
 it reads again once the owner has handled half of them. So a fast peer costs at most
 ``receive_budget`` plus one read (256 KiB) of memory. The data events are system sparkles of
 the owner (``_ttss__call``): a bounded owner catalyst never drops nor refuses them, the budget
-bounds them instead.
+bounds them instead. Bytes count until the owner's handler has run, raised or not; deliveries
+an owner drops because it completed give their bytes back, and an owner that has finished
+hears nothing more (its data is not counted).
 
 Half-close: a peer that shuts down its sending side (``shutdown(SHUT_WR)``) may still be
 waiting for an answer. An owner with ``ttse__on_tcp_eof(conn)`` hears it after the last data
