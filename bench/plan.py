@@ -109,6 +109,12 @@ WORKLOADS: tuple[Workload, ...] = (
              (_cost("creation_us", "creation", "µs/tonic"),
               _cost("creation_bytes", "creation: memory", "B/tonic", ratios=False)),
              warmup_divisor=10),
+    Workload("io_latency", 2_000, "2,000 socket events, one per ms, into a selector catalyst "
+             "running a sparkle chain (poll_every=64)", ("compiled", "pure"),
+             (_cost("io_p50_us", "I/O event during a chain: latency p50", "µs", ratios=False),
+              _cost("io_p99_us", "I/O event during a chain: latency p99", "µs", ratios=False),
+              _rate("io_chain_ops", "chain while polling I/O")),
+             warmup_divisor=10),
 )
 
 WORKLOADS_BY_NAME = {w.name: w for w in WORKLOADS}

@@ -575,3 +575,79 @@ def creation_memory(tt: ModuleType, size: int) -> dict:
 def deepcopy_args(payload: Any) -> tuple[Callable, tuple]:
     """The copier column of TaskTonic 0.2.4: ``copy.deepcopy`` of the argument."""
     return copy.deepcopy, (payload,)
+
+
+# -- 6. I/O latency on a busy selector catalyst (tasktonic only) ----------------------------
+#: The peer writes one timestamp per interval: the events do not queue up behind each other.
+IO_INTERVAL_S = 0.001
+#: The peer is another process: a peer thread would measure the GIL's switch interval (5 ms)
+#: it waits for before its send, not the catalyst.
+IO_PEER = """
+import socket, struct, sys, time
+sock = socket.socket(fileno=int(sys.argv[1]))
+for _ in range(int(sys.argv[2])):
+    sock.send(struct.pack("q", time.monotonic_ns()))
+    time.sleep(float(sys.argv[3]))
+"""
+
+
+def io_latency(tt: ModuleType, size: int) -> dict:
+    """Latency of ``size`` socket events on a selector catalyst that runs a sparkle chain.
+
+    A peer process writes an 8-byte ``monotonic_ns`` stamp into a socket pair every
+    ``IO_INTERVAL_S``; the tonic owning the other end runs a chain of sparkles all along (each
+    queues the next) and notes ``now - stamp`` in its readiness sparkle. Only the catalyst's
+    polling (``poll_every``, default 64) lets the readiness in while the chain runs.
+    """
+    import importlib
+    import socket
+    import struct
+    import subprocess
+    import sys
+    from time import monotonic_ns
+
+    selector = importlib.import_module(f"{tt.__name__}.selector")
+    ours, theirs = socket.socketpair()
+    latencies: list[float] = []
+    result: dict = {}
+
+    class BusyReader(tt.ttTonic):
+        steps = 0
+
+        def ttse__on_start(self):
+            ours.setblocking(False)
+            self.catalyst.register(ours, selector.EVENT_READ, self.ttse__on_readable)
+            self.t0 = perf_counter()
+            result["peer"] = subprocess.Popen(
+                [sys.executable, "-c", IO_PEER, str(theirs.fileno()), str(size),
+                 str(IO_INTERVAL_S)], pass_fds=(theirs.fileno(),))
+            self.tts__step()
+
+        def tts__step(self):
+            self.steps += 1
+            if len(latencies) < size:
+                self.tts__step()
+
+        def ttse__on_readable(self, sock, events):
+            now = monotonic_ns()
+            data = sock.recv(65536)
+            latencies.extend((now - stamp) / 1e9
+                             for (stamp,) in struct.iter_unpack("q", data))
+            if len(latencies) >= size:
+                result["seconds"] = perf_counter() - self.t0
+                result["steps"] = self.steps
+                self.catalyst.unregister(sock)
+                self.finish()
+
+    def starting():
+        BusyReader(catalyst=selector.ttSelectorCatalyst(name="io"))
+
+    try:
+        run_app(tt, starting)
+        result["peer"].wait(30)
+    finally:
+        ours.close()
+        theirs.close()
+    return {"io_p50_us": percentile(latencies, 0.50) * 1e6,
+            "io_p99_us": percentile(latencies, 0.99) * 1e6,
+            "io_chain_ops": result["steps"] / result["seconds"]}

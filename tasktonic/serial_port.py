@@ -20,6 +20,16 @@ thread per open port reads with a short timeout and hands received bytes to the 
 as ``tts__received`` sparkles; framing and delivery then run on the catalyst, so the framer
 needs no lock. Writes never wait for the reader.
 
+Back-pressure: the reader stops reading (the OS buffer, then flow control if enabled, holds
+the rest) while ``receive_budget`` bytes are pending: handed to the port and not framed yet,
+or delivered to subscriber sparkles and not handled yet (``pending_receive_bytes``, see
+``tasktonic.receive_budget``). Frame sizes are bounded by ``max_frame`` (64 KiB by default): a
+longer frame is discarded (with a line framer up to its next terminator, with a custom framer
+the buffered bytes) and reported once to the subscribers as
+``ttse__on_serial_error(port_name, error)`` (a ``ttSerialFrameError`` naming the port). A
+framer that raises is reported the same way; its buffered bytes are dropped and framing goes
+on with the next bytes.
+
 Delivery: frames go to the subscribers present when they are framed; frames framed while
 nobody is subscribed are dropped (a subscriber that must not miss the first frame waits for
 ``ttse__on_serial_subscribed(port_name)`` before its peer starts talking). A partial frame in the
@@ -41,6 +51,7 @@ port retries opening on a doubling back-off; on success they get
 """
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -52,12 +63,18 @@ from .catalyst import ttCatalyst
 from .errors import ttError
 from .essence import Phase, _EssenceMeta
 from .ledger import ttLedger
+from .receive_budget import DEFAULT_RECEIVE_BUDGET, ReceiveBudget, check_budget
 from .timers import ttTimerSingleShot
 
-__all__ = ["ttSerialPort", "ttSerialOpenError", "line_framer", "fixed_framer", "raw_framer"]
+__all__ = ["ttSerialPort", "ttSerialOpenError", "ttSerialFrameError", "line_framer",
+           "fixed_framer", "raw_framer", "DEFAULT_MAX_FRAME"]
+
+_log = logging.getLogger("tasktonic")
 
 Framer = Callable[[bytearray], list]
-_EVENTS = ("closed", "reopened", "write_failed", "subscribed")
+_EVENTS = ("closed", "reopened", "write_failed", "subscribed", "error")
+#: Default bound of one frame, in bytes.
+DEFAULT_MAX_FRAME = 64 * 1024
 
 
 class ttSerialOpenError(ttError, OSError):
@@ -67,6 +84,20 @@ class ttSerialOpenError(ttError, OSError):
         self.port = port
         self.os_error = os_error
         super().__init__(f"tasktonic: cannot open serial port {port!r}: {os_error}")
+
+
+class ttSerialFrameError(ttError):
+    """Received bytes could not be framed (too long, or the framer raised); ``port`` says where.
+
+    A framer's own exception is the ``__cause__``. Made for one report and never changed, it
+    crosses threads by reference (a copy would lose the cause).
+    """
+
+    _tt_by_reference = True
+
+    def __init__(self, port: str, message: str) -> None:
+        self.port = port
+        super().__init__(f"tasktonic: serial port {port!r}: {message}")
 
 
 # -- framers ------------------------------------------------------------------------------
@@ -194,7 +225,8 @@ class ttSerialPort(ttCatalyst, metaclass=_PerPortServiceMeta):
     win; later openers get the same instance. Subscribe with ``ttsc__subscribe(tonic)`` (events
     ``ttse__on_serial_data(port_name, frame)``, ``..._closed``, ``..._reopened``,
     ``..._write_failed``) or ``ttsc__subscribe(callback)`` for the data only; write with
-    ``ttsc__write(frame)``.
+    ``ttsc__write(frame)``. Errors in received bytes (a frame over ``max_frame``, a framer that
+    raised) come as ``ttse__on_serial_error(port_name, error)``.
     """
 
     _tt_is_service = "serial"  # truthy: a service; each port gets its own name (see above)
@@ -209,19 +241,32 @@ class ttSerialPort(ttCatalyst, metaclass=_PerPortServiceMeta):
                  frame_length: int | None = None, keep_terminator: bool = False,
                  reconnect: bool = True, reconnect_delay: float = 0.05,
                  reconnect_max_delay: float = 2.0, retry_first_open: bool = False,
-                 read_size: int = 4096, **kwargs: Any) -> None:
+                 read_size: int = 4096, max_frame: int = DEFAULT_MAX_FRAME,
+                 receive_budget: int = DEFAULT_RECEIVE_BUDGET, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if timeout is None or timeout <= 0:
             # the reader must wake up now and then to notice that the port is finishing
             raise ValueError("tasktonic: a serial port's read timeout must be > 0 "
                              f"(it is the reader's poll period), got {timeout!r}")
+        if isinstance(max_frame, bool) or not isinstance(max_frame, int) or max_frame <= 0:
+            raise ValueError(f"tasktonic: max_frame of serial port {port!r} must be an int > 0, "
+                             f"got {max_frame!r}")
+        if framing == "fixed" and frame_length is not None and frame_length > max_frame:
+            raise ValueError(f"tasktonic: frame_length {frame_length} of serial port {port!r} "
+                             f"is over max_frame={max_frame}")
         self.port_name = port
         self.settings: dict[str, Any] = dict(baudrate=baudrate, bytesize=bytesize, parity=parity,
                              stopbits=stopbits, timeout=timeout, write_timeout=write_timeout,
                              rtscts=rtscts, xonxoff=xonxoff, dsrdtr=dsrdtr)
         self.open_options = dict(self.settings, framing=framing, terminator=terminator,
-                                 frame_length=frame_length, keep_terminator=keep_terminator)
+                                 frame_length=frame_length, keep_terminator=keep_terminator,
+                                 max_frame=max_frame, receive_budget=receive_budget)
         self.framer = _make_framer(framing, terminator, frame_length, keep_terminator)
+        self.max_frame = max_frame
+        # the line framer's terminator: discarding a long frame goes on up to the next one
+        self._terminator = terminator if framing == "line" else None
+        self._skipping = False
+        self._received = ReceiveBudget(check_budget(receive_budget, f"serial port {port!r}"))
         self.reconnect = reconnect
         self.reconnect_delay = reconnect_delay
         self.reconnect_max_delay = reconnect_max_delay
@@ -261,7 +306,11 @@ class ttSerialPort(ttCatalyst, metaclass=_PerPortServiceMeta):
     def _read_loop(self, ser: Any, stop: threading.Event, generation: int) -> None:
         """Reader thread: poll with the short read timeout, hand bytes to the catalyst."""
         size = self.read_size
+        budget = self._received
+        timeout = self.settings["timeout"]
         while not stop.is_set():
+            if not budget.wait_open(timeout):  # paused: the owners have enough to handle
+                continue
             try:
                 waiting = ser.in_waiting
                 data = ser.read(min(max(waiting, 1), size) if waiting else 1)
@@ -274,7 +323,7 @@ class ttSerialPort(ttCatalyst, metaclass=_PerPortServiceMeta):
                     self.tts__reader_failed(generation, f"{type(exc).__name__}: {exc}")
                 return
             if data:
-                self.tts__received(generation, data)
+                budget.deliver(self, self.tts__received, generation, data, size=len(data))
 
     def _stop_reading(self) -> None:
         """Stop and join the reader (at most one read timeout), so we may close the port."""
@@ -288,6 +337,7 @@ class ttSerialPort(ttCatalyst, metaclass=_PerPortServiceMeta):
         self._stop_reading()
         ser, self._serial = self._serial, None
         self._buffer.clear()  # a partial frame cannot be completed by a later connection
+        self._skipping = False
         if ser is not None:
             try:
                 ser.close()
@@ -304,16 +354,76 @@ class ttSerialPort(ttCatalyst, metaclass=_PerPortServiceMeta):
             self.to_state("closed")
             self._schedule_reopen()
 
+    @property
+    def pending_receive_bytes(self) -> int:
+        """Bytes read and not yet framed, plus frames delivered and not yet handled."""
+        return self._received.pending
+
+    @property
+    def receive_high_water(self) -> int:
+        """The most ``pending_receive_bytes`` there ever were."""
+        return self._received.high_water
+
     def tts__received(self, generation: int, data: bytes) -> None:
         if generation != self._generation:
             return  # bytes from a connection we already abandoned
         self.bytes_received += len(data)
+        for frame in self._frames(data):
+            for _owner, callback in list(self._subscribers):
+                if callback is None:  # a tonic that only wants the fault events
+                    continue
+                if getattr(callback, "_tt_sparkle_method", False):
+                    owner = cast(Any, callback).__self__  # a bound sparkle method's tonic
+                    self._received.deliver(owner, callback, self.port_name, frame,
+                                           size=len(frame))
+                else:
+                    callback(self.port_name, frame)
+
+    def _frames(self, data: bytes) -> list[bytes]:
+        """Add ``data`` to the buffer and take the complete frames of at most ``max_frame``."""
         buffer = self._buffer
         buffer += data
-        for frame in self.framer(buffer):
-            for _owner, callback in list(self._subscribers):
-                if callback is not None:  # None: a tonic that only wants the fault events
-                    callback(self.port_name, frame)
+        if self._skipping and not self._skip_to_terminator():
+            return []
+        try:
+            frames = self.framer(buffer)
+        except Exception as exc:
+            buffer.clear()
+            self._frame_error(f"the framer raised {type(exc).__name__}: {exc}; its "
+                              "buffered bytes are dropped", exc)
+            return []
+        for frame in frames:
+            if len(frame) > self.max_frame:  # one report per discarded frame
+                self._frame_error(f"a frame of {len(frame)} bytes, over "
+                                  f"max_frame={self.max_frame}, was discarded")
+        frames = [frame for frame in frames if len(frame) <= self.max_frame]
+        if len(buffer) > self.max_frame:
+            self._frame_error(f"a frame longer than max_frame={self.max_frame} bytes is "
+                              "discarded" + (" up to its terminator" if self._terminator else ""))
+            if self._terminator is None:
+                buffer.clear()
+            else:
+                self._skipping = True
+                self._skip_to_terminator()
+        return frames
+
+    def _skip_to_terminator(self) -> bool:
+        """Drop the buffer up to and with the next terminator; False while none has come."""
+        buffer = self._buffer
+        terminator = cast(bytes, self._terminator)
+        end = buffer.find(terminator)
+        if end < 0:  # keep what may be the start of a terminator cut in two
+            del buffer[:max(0, len(buffer) - len(terminator) + 1)]
+            return False
+        del buffer[:end + len(terminator)]
+        self._skipping = False
+        return True
+
+    def _frame_error(self, message: str, cause: Exception | None = None) -> None:
+        error = ttSerialFrameError(self.port_name, f"{message} (tonic {self.name!r})")
+        error.__cause__ = cause
+        _log.warning("%s", error)
+        self._notify("ttse__on_serial_error", error)
 
     def tts__reader_failed(self, generation: int, reason: str) -> None:
         if generation == self._generation and self._serial is not None:

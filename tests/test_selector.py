@@ -125,3 +125,87 @@ def test_register_rejects_what_is_not_a_sparkle_or_an_event_mask():
 
     run_app(lambda: Picky(catalyst=ttSelectorCatalyst()), timeout=30)
     assert errors == [TypeError, ValueError, ValueError]
+
+
+# -- fair I/O ------------------------------------------------------------------------------
+CHAIN_LIMIT = 5000
+
+
+class BusyReader(ttTonic):
+    """Runs a chain of sparkles on the selector catalyst while data waits on its socket.
+
+    The chain goes on until the data event has run or ``CHAIN_LIMIT`` steps: where the chain
+    was when the data arrived proves, by ordering alone, whether the loop polled its sockets
+    during the chain.
+    """
+
+    def __init__(self, sock, **kwargs):
+        super().__init__(**kwargs)
+        self.sock = sock
+        self.steps = 0
+        self.step_at_data = None
+
+    def ttse__on_start(self):
+        self.sock.setblocking(False)
+        self.catalyst.register(self.sock, EVENT_READ, self.ttse__on_readable)
+        self.tts__step()
+
+    def tts__step(self):
+        self.steps += 1
+        if self.step_at_data is None and self.steps < CHAIN_LIMIT:
+            self.tts__step()  # else the chain ends: an idle loop selects, on_readable finishes
+
+    def ttse__on_readable(self, sock, events):
+        self.catalyst.unregister(sock)
+        self.step_at_data = self.steps
+        self.data = sock.recv(100)
+        self.finish()
+
+
+def _run_busy_reader(poll_every):
+    ours, theirs = socket.socketpair()
+    theirs.sendall(b"waiting")  # ready before the chain starts
+    holder = {}
+
+    def starting():
+        selector = ttSelectorCatalyst(name="net", poll_every=poll_every)
+        holder["reader"] = BusyReader(ours, catalyst=selector)
+
+    try:
+        run_app(starting, timeout=30)
+    finally:
+        ours.close()
+        theirs.close()
+    return holder["reader"]
+
+
+def test_data_waiting_on_a_socket_is_delivered_while_a_chain_runs():
+    reader = _run_busy_reader(poll_every=64)
+    assert reader.data == b"waiting"
+    # delivered during the chain, after at most one poll period (plus the pass it queued in)
+    assert reader.step_at_data is not None and reader.step_at_data <= 2 * 64
+    # the chain stopped because the data came: only the step queued before it ran after it
+    assert reader.steps == reader.step_at_data + 1
+
+
+def test_poll_every_zero_looks_at_sockets_only_when_idle():
+    reader = _run_busy_reader(poll_every=0)
+    assert reader.data == b"waiting"
+    assert reader.step_at_data == CHAIN_LIMIT  # the whole chain ran first
+
+
+def test_poll_every_is_validated():
+    errors = []
+
+    class Maker(ttTonic):
+        def ttse__on_start(self):
+            for value in (-1, 1.5, True):
+                try:
+                    ttSelectorCatalyst(name=f"bad{value}", poll_every=value)
+                except (TypeError, ValueError) as exc:
+                    errors.append((type(exc), str(exc)))
+            self.finish()
+
+    run_app(lambda: Maker(), timeout=30)
+    assert [kind for kind, _ in errors] == [ValueError, TypeError, TypeError]
+    assert all("poll_every of catalyst 'bad" in text for _, text in errors)
