@@ -73,12 +73,15 @@ def test_tonic_picks_explicit_catalyst_else_its_bases_else_main():
             self.finish()
 
     def starting():
-        worker = ttCatalyst(name="worker")
+        # started once every tonic is on it: a worker finishes when its last tonic has
+        # finished, which, running in parallel, could come before the next is created
+        worker = ttCatalyst(name="worker", dont_start_yet=True)
         seen["worker"] = worker
         Where(seen, name="explicit", catalyst=worker)
         Parent(catalyst=worker)
         Where(seen, name="plain")
         Where(seen, name="context", context=Parent(name="p2", catalyst=worker))
+        worker.start_sparkling()
 
     run_app(starting)
     worker = seen["worker"]

@@ -75,9 +75,10 @@ def test_a_tonic_built_while_its_catalyst_loses_its_last_tonic_runs_normally():
     for _ in range(200):
         outcome = _create_while_the_last_tonic_completes()
         if "refused" in outcome:  # the worker (or the whole application, when the creating
-            refused = outcome["refused"]  # thread came late) had decided to finish already
-            assert "Newcomer" in refused, refused
-            assert "'worker'" in refused or "'tt_main_catalyst'" in refused, refused
+            refused = outcome["refused"]  # thread came late) had decided to finish already,
+            assert "Newcomer" in refused, refused  # or (later still) had ended
+            assert ("'worker'" in refused or "'tt_main_catalyst'" in refused
+                    or "no catalyst is running" in refused), refused
             continue
         assert outcome.get("worker alive while building") is True, outcome
         assert outcome.get("newcomer ran") is True, outcome

@@ -105,7 +105,7 @@ def test_10_mb_without_a_terminator_is_discarded_reported_once_then_a_line_arriv
     port_name, error = listener.errors[0]
     assert isinstance(error, ttSerialFrameError) and error.port == port_name == listener.path
     assert listener.path in str(error) and f"max_frame={DEFAULT_MAX_FRAME}" in str(error)
-    assert peak[0] - before < 16 << 20
+    assert peak[0] - before < 24 << 20  # 40 MiB without the limit (18 MiB, free-threaded)
 
 
 def test_a_raising_framer_is_reported_and_the_port_goes_on():
