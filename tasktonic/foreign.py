@@ -7,6 +7,9 @@ the orders that were ready when it began (``step()``), fires the due timers (``f
 arms the foreign loop's timer for ``timers.next_deadline()``. Between batches the foreign loop
 runs its own events, so a GUI stays responsive under a flood of sparkles.
 
+A batch runs at most ``batch_limit`` orders (the rest wait for the next batch), so the foreign
+loop handles its own events at least that often under a steady stream of sparkles.
+
 ``thread_id`` is set only while a batch runs. A sparkle called on the foreign loop's thread
 *outside* a batch (a Qt button callback, an asyncio callback) therefore reaches
 ``push_threadsafe``; on that thread it is appended without copying its arguments (the same
@@ -39,6 +42,9 @@ __all__ = ["ForeignLoop", "ttForeignCatalyst"]
 
 class ForeignLoop(_loop.SparkleLoop):
     """A sparkle loop whose waiting, waking and timers belong to another event loop."""
+
+    #: The most orders one batch runs before the foreign loop gets a turn.
+    batch_limit = 500
 
     def __init__(self, on_error: Callable) -> None:
         super().__init__(on_error)
@@ -107,7 +113,7 @@ class ForeignLoop(_loop.SparkleLoop):
             _context.bind_loop(self)
             self.thread_id = self.home
             try:
-                count = len(self)
+                count = min(len(self), self.batch_limit)
                 while count and not self._stop_asked and self.step() is not None:
                     count -= 1
                 now = monotonic()
