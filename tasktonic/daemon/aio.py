@@ -95,7 +95,8 @@ class AsyncioLoop(ForeignLoop):
             tasks = asyncio.all_tasks(aio)
             for task in tasks:
                 task.cancel()
-            aio.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            if tasks:  # bounded: a task that ignores its cancellation is abandoned
+                aio.run_until_complete(asyncio.wait(tasks, timeout=1.0))
             aio.run_until_complete(aio.shutdown_asyncgens())
             aio.close()
 
