@@ -8,6 +8,7 @@ closes the top-level windows; closing the last window finishes the application.
 """
 from __future__ import annotations
 
+import gc
 import math
 import sys
 from collections.abc import Callable
@@ -78,6 +79,8 @@ class QtLoop(ForeignLoop):
         self._waker.wake.disconnect()
         self._timer.timeout.disconnect()
         self.app.closeAllWindows()
+        gc.collect()  # here, on the GUI thread: a widget freed by another thread's collection
+        #               (a cycle through a tonic's callback) would abort the process
 
 
 class ttQtCatalyst(ttForeignCatalyst):

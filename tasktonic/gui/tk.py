@@ -8,6 +8,7 @@ Tcl call would. The catalyst's timers are one ``after`` callback. The catalyst c
 """
 from __future__ import annotations
 
+import gc
 import math
 import socket
 import tkinter
@@ -71,6 +72,8 @@ class TkLoop(ForeignLoop):
             pass  # the window was closed: the root is gone already
         self._wake_r.close()
         self._wake_w.close()
+        gc.collect()  # here, on the Tk thread: Tk objects freed by another thread's collection
+        #               (a cycle through a tonic's callback) would abort the process
 
 
 class ttTkCatalyst(ttForeignCatalyst):
