@@ -21,7 +21,7 @@ C = TypeVar("C", bound=type)
 def service(flavour: ModuleType) -> Callable[[C], C]:
     """Class decorator: the ``run`` method of every instance runs as a ``flavour`` payload."""
     def decorate(cls: C) -> C:
-        init = cls.__init__
+        init = cls.__init__  # type: ignore[misc]  # the class being decorated: its own
 
         @functools.wraps(init)
         def __init__(self: Any, *args: Any, **kwargs: Any) -> None:

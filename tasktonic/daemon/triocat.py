@@ -11,8 +11,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from ..foreign import ForeignLoop, ttForeignCatalyst
 from .._extras import require
+from ..foreign import ForeignLoop, ttForeignCatalyst
 
 trio = require("trio", "trio")
 

@@ -33,7 +33,7 @@ class _Waker(QtCore.QObject):  # type: ignore[misc]  # PySide6 ships no stubs my
         self._target = target
         self.wake.connect(self.fire, QtCore.Qt.ConnectionType.QueuedConnection)
 
-    @QtCore.Slot()  # type: ignore[misc]
+    @QtCore.Slot()  # type: ignore[untyped-decorator]  # PySide6 is typed Any here
     def fire(self) -> None:
         self._target()
 
