@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import CancelledError
@@ -403,6 +404,41 @@ def test_a_subclass_of_a_service_starts_once_after_its_own_init() -> None:
     assert seen == ["child"]
 
 
+def test_threading_payloads_share_a_bounded_pool() -> None:
+    def name() -> str:
+        return threading.current_thread().name
+
+    tonic = run_adopter(lambda t: [t.adopt(name, flavour=threading) for _ in range(40)],
+                        lambda t: len(t.done) == 40,
+                        settings=(("tasktonic/daemon/threads", 2),))
+    names = {result for _h, result in tonic.done}
+    assert 1 <= len(names) <= 2 and all(n.startswith("tasktonic:daemon/threading") for n in names)
+
+
+def test_outcomes_a_tonic_does_not_handle_are_errors(expected_errors: Any) -> None:
+    class Careless(ttAdopter):
+        def ttse__on_start(self) -> None:
+            self.adopt(_aio_fail, "not handled")
+            self.adopt(_aio_double, 4)
+            self.adopt(asyncio.sleep, 0)  # None is no result: no error
+            self.adopt(_th_none, flavour=threading)
+
+        def on_sparkle_error(self, sparkle: str, error: Exception) -> bool:
+            self.errors = getattr(self, "errors", 0) + 1
+            if self.errors == 2:
+                self.finish()
+            return False  # logged, as without the hook
+
+    run_app(Careless)
+    errors = {type(r.exc_info[1]): str(r.exc_info[1]) for r in expected_errors.records}
+    assert len(expected_errors.records) == 2 and errors[ValueError] == "not handled"
+    assert "result 8 of _aio_double is not handled" in errors[ttPayloadError]
+
+
+def _th_none() -> None:
+    return None
+
+
 # -- payloads adopted outside any tonic: the error policy --------------------------------------
 
 @pytest.fixture
@@ -540,3 +576,12 @@ def test_no_application_means_a_clear_error() -> None:
 def test_an_unknown_flavour_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown flavour"):
         runtime.adopt(_aio_double, 1, flavour=logging)
+
+
+@pytest.mark.parametrize("module, extra", [("trio", "trio"), ("PySide6.QtCore", "qt")])
+def test_a_missing_optional_dependency_names_its_extra(module: str, extra: str,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from tasktonic._extras import require
+    monkeypatch.setitem(sys.modules, module, None)  # an import of it now fails
+    with pytest.raises(ImportError, match=rf"pip install 'tasktonic\[{extra}\]'"):
+        require(module, extra)

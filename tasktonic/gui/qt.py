@@ -45,15 +45,17 @@ class QtLoop(ForeignLoop):
         super().__init__(on_error)
         app = QtWidgets.QApplication.instance()
         self.app = app if app is not None else QtWidgets.QApplication(sys.argv[:1] or ["tt"])
-        self._waker = _Waker(self.batch)
-        self._timer = QtCore.QTimer()
-        self._timer.setSingleShot(True)
-        self._timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
-        self._timer.timeout.connect(self.batch)
+        self._waker: _Waker | None = _Waker(self.batch)
+        self._timer = timer = QtCore.QTimer()
+        timer.setSingleShot(True)
+        timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
+        timer.timeout.connect(self.batch)
         self._in_exec = False
 
     def schedule(self) -> None:
-        self._waker.wake.emit()
+        waker = self._waker
+        if waker is not None:  # None once closed
+            waker.wake.emit()
 
     def arm(self, delay: float | None) -> None:
         if delay is None:
@@ -75,12 +77,15 @@ class QtLoop(ForeignLoop):
             self.app.quit()
 
     def close(self) -> None:
+        """Close as a sparkle loop, on the GUI thread: Qt objects must die on their own thread
+        (one freed by another thread's garbage collection would abort the process), so the
+        waker and the timer are freed here, and so is the application's cyclic garbage."""
         super().close()
-        self._waker.wake.disconnect()
+        self._waker = None
         self._timer.timeout.disconnect()
+        self._timer = None
         self.app.closeAllWindows()
-        gc.collect()  # here, on the GUI thread: a widget freed by another thread's collection
-        #               (a cycle through a tonic's callback) would abort the process
+        gc.collect()
 
 
 class ttQtCatalyst(ttForeignCatalyst):

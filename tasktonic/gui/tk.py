@@ -25,12 +25,19 @@ class TkLoop(ForeignLoop):
 
     def __init__(self, on_error: Callable) -> None:
         super().__init__(on_error)
-        self.root = tkinter.Tk()
+        self._root: tkinter.Tk | None = tkinter.Tk()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self.root.createfilehandler(self._wake_r, tkinter.READABLE, self._readable)
         self._after: str | None = None
+
+    @property
+    def root(self) -> tkinter.Tk:
+        """The ``Tk`` root (a RuntimeError once the catalyst has ended)."""
+        if self._root is None:
+            raise RuntimeError("tasktonic: the Tk catalyst has ended: its root is destroyed")
+        return self._root
 
     def schedule(self) -> None:
         try:
@@ -64,16 +71,21 @@ class TkLoop(ForeignLoop):
         self.root.quit()
 
     def close(self) -> None:
+        """Close as a sparkle loop, on the Tk thread: Tk objects must die on their own thread
+        (one freed by another thread's garbage collection would abort the process), so the
+        root is destroyed and released here, and so is the application's cyclic garbage."""
         super().close()
-        try:
-            self.root.deletefilehandler(self._wake_r)
-            self.root.destroy()
-        except tkinter.TclError:
-            pass  # the window was closed: the root is gone already
+        root, self._root = self._root, None
+        if root is not None:
+            try:
+                root.deletefilehandler(self._wake_r)
+                root.destroy()
+            except tkinter.TclError:
+                pass  # the window was closed: the root is gone already
+        del root
         self._wake_r.close()
         self._wake_w.close()
-        gc.collect()  # here, on the Tk thread: Tk objects freed by another thread's collection
-        #               (a cycle through a tonic's callback) would abort the process
+        gc.collect()
 
 
 class ttTkCatalyst(ttForeignCatalyst):
