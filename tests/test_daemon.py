@@ -385,23 +385,25 @@ def test_a_subclass_of_a_service_starts_once_after_its_own_init() -> None:
         def run(self) -> None:
             seen.append(self.ready)
 
-    @service(flavour=threading)
-    class Child(Base):
+    class Plain(Base):  # not decorated itself: a service all the same
         def __init__(self) -> None:
             super().__init__()
-            self.ready = "child"
+            self.ready = "plain"
 
-    def check() -> None:
-        Child()
+    @service(flavour=threading)
+    class Decorated(Plain):
+        def __init__(self) -> None:
+            super().__init__()
+            self.ready = "decorated"
 
     class Owner(ttTonic):
         def ttse__on_start(self) -> None:
-            check()
-            runtime.execute(lambda: None, flavour=threading)  # the pool runs in order
+            Base(), Plain(), Decorated()
+            runtime.execute(lambda: None, flavour=threading)  # one pool thread: in order
             self.finish()
 
     run_app(Owner, settings=(("tasktonic/daemon/threads", 1),))
-    assert seen == ["child"]
+    assert seen == ["base", "plain", "decorated"]
 
 
 def test_threading_payloads_share_a_bounded_pool() -> None:
@@ -585,3 +587,20 @@ def test_a_missing_optional_dependency_names_its_extra(module: str, extra: str,
     monkeypatch.setitem(sys.modules, module, None)  # an import of it now fails
     with pytest.raises(ImportError, match=rf"pip install 'tasktonic\[{extra}\]'"):
         require(module, extra)
+
+
+def test_a_finishing_tonic_adopts_nothing_more() -> None:
+    refused: list[str] = []
+
+    class Late(ttAdopter):
+        def ttse__on_start(self) -> None:
+            self.finish()
+
+        def ttse__on_finished(self) -> None:
+            try:
+                self.adopt(_aio_double, 1)
+            except RuntimeError as exc:
+                refused.append(str(exc))
+
+    run_app(Late)
+    assert "adopts nothing more" in refused[0]

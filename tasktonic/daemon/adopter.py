@@ -16,6 +16,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+from ..essence import Phase
 from ..tonic import ttTonic
 from .handle import AdoptHandle, Outcome
 from .runners import ttPayloadError
@@ -35,6 +36,9 @@ class ttAdopter(ttTonic):
               **kwargs: Any) -> AdoptHandle:
         """Run ``payload(*args, **kwargs)`` in the background (call it on this tonic's
         catalyst); its outcome comes back as a sparkle of this tonic."""
+        if self.phase >= Phase.FINISHING:
+            raise RuntimeError(f"tasktonic.daemon: {self.name} is "
+                               f"{self.phase.name.lower()}: it adopts nothing more")
         handle = AdoptHandle(payload, args, kwargs, flavour, self._tt_outcome)
         runtime.runner(flavour).submit(handle)
         self._tt_adopted.add(handle)
