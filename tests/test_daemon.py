@@ -604,3 +604,36 @@ def test_a_finishing_tonic_adopts_nothing_more() -> None:
 
     run_app(Late)
     assert "adopts nothing more" in refused[0]
+
+
+@NO_TRIO
+def test_a_tonic_on_a_trio_catalyst_uses_its_nursery_and_timers() -> None:
+    from tasktonic import ttTimerSingleShot
+    from tasktonic.daemon.triocat import ttTrioCatalyst
+
+    events: list[str] = []
+
+    class InTrio(ttTonic):
+        def ttse__on_start(self) -> None:
+            self.catalyst.nursery.start_soon(self._task)
+
+        async def _task(self) -> None:
+            await trio.sleep(0)
+            self.ttse__on_task_done(trio.lowlevel.current_task().name)
+
+        def ttse__on_task_done(self, name: str) -> None:
+            events.append("task")
+            ttTimerSingleShot(0.01, name="later")
+
+        def ttse__on_later(self, info: Any) -> None:
+            events.append("timer")
+            self.finish()
+
+    class Boss(ttTonic):
+        _tt_auto_finish_without_infusions = True
+
+        def ttse__on_start(self) -> None:
+            InTrio(catalyst=ttTrioCatalyst(name="trio"))
+
+    run_app(Boss)
+    assert events == ["task", "timer"]

@@ -78,7 +78,10 @@ class AsyncioLoop(ForeignLoop):
     def run_foreign(self) -> None:
         if self.aio_owned:
             asyncio.set_event_loop(self.aio)
-            self.aio.run_until_complete(self._serve())
+            try:
+                self.aio.run_until_complete(self._serve())
+            finally:
+                asyncio.set_event_loop(None)
         else:
             asyncio.run_coroutine_threadsafe(self._serve(), self.aio).result()
 
