@@ -21,7 +21,7 @@ called (the catalyst finishes the application with it) and the loop goes on as a
 loop until it is stopped, so finishing still runs in order.
 
 A subclass provides four hooks: ``schedule()`` (any thread: have the foreign loop call
-``batch()`` soon), ``arm(delay)`` (on the foreign thread: call ``batch()`` after ``delay``
+``batch()`` soon), ``arm(delay)`` (on the foreign thread: call ``timer_due()`` after ``delay``
 seconds, None to disarm), ``run_foreign()`` (run the foreign loop, calling ``begin()`` once it
 accepts ``schedule()``; return once ``quit_foreign()`` ran or the foreign loop ended) and
 ``quit_foreign()`` (on the foreign thread).
@@ -64,7 +64,7 @@ class ForeignLoop(_loop.SparkleLoop):
         raise NotImplementedError
 
     def arm(self, delay: float | None) -> None:
-        """Have the foreign loop call ``batch()`` in ``delay`` seconds; None disarms."""
+        """Have the foreign loop call ``timer_due()`` in ``delay`` seconds; None disarms."""
         raise NotImplementedError
 
     def run_foreign(self) -> None:
@@ -131,6 +131,11 @@ class ForeignLoop(_loop.SparkleLoop):
             self.wake()  # more is ready: after the foreign loop's own events
         else:
             self._arm_for(self.timers.next_deadline())
+
+    def timer_due(self) -> None:
+        """The foreign timer armed by ``arm`` has fired (perhaps a little early): a batch."""
+        self._armed = None  # whatever the batch finds, the timer must be armed again
+        self.batch()
 
     def _arm_for(self, deadline: float | None) -> None:
         if deadline != self._armed:

@@ -65,7 +65,7 @@ class AsyncioLoop(ForeignLoop):
     def arm(self, delay: float | None) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        self._timer = None if delay is None else self.aio.call_later(delay, self.batch)
+        self._timer = None if delay is None else self.aio.call_later(delay, self.timer_due)
 
     async def _serve(self) -> None:
         self._done = self.aio.create_future()

@@ -48,7 +48,7 @@ class TrioLoop(ForeignLoop):
                 await trio.sleep_forever()
             self._scope = None
             self._deadline = math.inf
-            self.batch()
+            self.timer_due()
 
     async def _serve(self) -> None:
         self._token = trio.lowlevel.current_trio_token()

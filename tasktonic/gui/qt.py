@@ -49,7 +49,7 @@ class QtLoop(ForeignLoop):
         self._timer = timer = QtCore.QTimer()
         timer.setSingleShot(True)
         timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
-        timer.timeout.connect(self.batch)
+        timer.timeout.connect(self.timer_due)
         self._in_exec = False
 
     def schedule(self) -> None:

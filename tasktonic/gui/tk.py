@@ -61,7 +61,7 @@ class TkLoop(ForeignLoop):
 
     def _timer_fired(self) -> None:
         self._after = None
-        self.batch()
+        self.timer_due()
 
     def run_foreign(self) -> None:
         self.begin()
