@@ -1,0 +1,273 @@
+"""The IoT pipeline as tonics: devices → site aggregators → the ``ttStore`` twin.
+
+Why this shape: each device is a small stateful tonic (its level is the tonic's state, ok /
+warning / alarm, with hysteresis), spread over a few catalysts; each site has one aggregator
+tonic that owns its statistics, so no statistic is shared between threads and nothing needs a
+lock. Devices talk to a *sink* (``ttse__on_event(event)``, then ``ttse__on_expect(count)`` once
+they have emitted their last event): in one process the sink is the site's aggregator, in the
+MQTT scale-out an uplink that publishes to a partition topic (``tasktonic.iot.scaleout``).
+
+Completion without guessing: an aggregator knows how many sources will announce a count
+(``sources``: its devices, or the partitions it subscribes to), and reports to its controller
+once every source has announced and it has counted that many distinct events. A controller that
+waits past its deadline reports what is missing as ``lost``.
+"""
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import _switch
+from ..catalyst import ttCatalyst
+from ..formula import ttFormula
+from ..log import ttLog
+from ..store import ttStore
+from ..timers import ttTimerRepeat, ttTimerSingleShot
+from ..tonic import ttTonic
+from .model import (
+    DEVICE,
+    DEVICES_PER_SITE,
+    LEVEL,
+    LEVELS,
+    Event,
+    Sensor,
+    SiteStats,
+    Thresholds,
+    summarise,
+)
+
+__all__ = ["FleetConfig", "Device", "SiteAggregator", "Fleet", "run_fleet", "Progress",
+           "TWIN_PERIOD_S"]
+
+#: How often an aggregator writes its site's statistics into the twin.
+TWIN_PERIOD_S = 0.5
+#: Progress callback: called on the controller's catalyst with a ``Progress``.
+ProgressCallback = Callable[["Progress"], None]
+
+
+@dataclass(frozen=True)
+class FleetConfig:
+    """One run: ``rate`` readings per device per second for ``duration`` seconds, or with
+    ``rate == 0`` flat out, ``readings`` per device as fast as the catalysts go."""
+
+    devices: int = 10_000
+    duration: float = 5.0
+    catalysts: int = 2
+    rate: float = 1.0
+    readings: int = 0
+    progress_interval: float = 1.0
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+    def __post_init__(self) -> None:
+        checks = ((self.devices >= 1, "--devices must be at least 1"),
+                  (self.catalysts >= 1, "--catalysts must be at least 1"),
+                  (self.rate >= 0, "--rate must be >= 0 (0: flat out)"),
+                  (self.rate == 0 or self.duration > 0, "--duration must be > 0"),
+                  (self.rate > 0 or self.readings >= 1, "flat out (rate 0) needs readings >= 1"),
+                  (self.rate * self.duration <= 1e7, "--rate x --duration is too large"),
+                  (self.progress_interval > 0, "progress interval must be > 0"))
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+    @property
+    def readings_per_device(self) -> int:
+        return max(1, round(self.rate * self.duration)) if self.rate else self.readings
+
+    @property
+    def sites(self) -> int:
+        return (self.devices + DEVICES_PER_SITE - 1) // DEVICES_PER_SITE
+
+    @property
+    def deadline_s(self) -> float:
+        """How long the controller waits for every event before counting the rest lost."""
+        return self.duration * 1.2 + max(10.0, self.duration)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What the controller sees at one progress tick."""
+
+    elapsed: float
+    events: int
+    events_per_s: float
+    alarms: int
+    queue_depths: tuple[int, ...]   # sparkles waiting, per worker catalyst
+
+
+class Device(ttTonic):
+    """One simulated device: readings on a jittered timer (or flat out), its level as state."""
+
+    _tt_states = LEVELS
+
+    def __init__(self, device: int, sink: Any, readings: int, period: float,
+                 thresholds: Thresholds, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.device = device
+        self.site = device // DEVICES_PER_SITE
+        self.sink = sink
+        self.remaining = readings
+        self.period = period * random.uniform(0.9, 1.1) if period else 0.0
+        self.thresholds = thresholds
+        self.sensor = Sensor(device)
+        self.timer: ttTimerRepeat | None = None
+
+    def ttse__on_start(self) -> None:
+        self.to_state(LEVELS[0])
+        if self.period:
+            self.timer = ttTimerRepeat(self.period, sparkle_back=self.tts__read)
+        else:
+            self.tts__read()
+
+    def tts__read(self, info: Any = None) -> None:
+        events = self.sensor.read(self.device, self.site, self.thresholds, time.time())
+        on_event = self.sink.ttse__on_event
+        for event in events:
+            on_event(event)
+        level = LEVELS[events[-1][LEVEL]]
+        if level != self.state:
+            self.to_state(level)
+        self.remaining -= 1
+        if self.remaining <= 0:
+            self.sink.ttse__on_expect(self.device, self.sensor.seq)
+            self.finish()
+        elif not self.period:
+            self.tts__read()
+
+
+class SiteAggregator(ttTonic):
+    """One site's statistics and twin; reports to ``controller`` once every event is in."""
+
+    def __init__(self, site: int, sources: int, controller: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.site = site
+        self.sources = sources
+        self.controller = controller
+        self.expected = 0
+        self.stats = SiteStats(site)
+        self.complete = False
+        self.store = ttStore()
+
+    def ttse__on_start(self) -> None:
+        ttTimerRepeat(TWIN_PERIOD_S, sparkle_back=self.tts__update_twin)
+        self._check_complete()
+
+    def ttse__on_event(self, event: Event | list) -> None:
+        stats = self.stats
+        if stats.add(event, time.time()):
+            if stats.level_changed(event):
+                self.store.set(f"twin/devices/{event[DEVICE]}/state", LEVELS[event[LEVEL]])
+            if self.sources <= 0:
+                self._check_complete()
+
+    def ttse__on_expect(self, source: Any, count: int) -> None:
+        """``source`` (a device or a partition) has emitted ``count`` events in all."""
+        self.sources -= 1
+        self.expected += count
+        self._check_complete()
+
+    def tts__update_twin(self, info: Any = None) -> None:
+        self.store.set(f"twin/sites/{self.site}", self.stats.snapshot())
+
+    def _check_complete(self) -> None:
+        if not self.complete and self.sources <= 0 and self.stats.count >= self.expected:
+            self.complete = True
+            self.tts__update_twin()
+            self.controller.ttse__on_site_complete(self.site)
+
+
+class Fleet(ttTonic):
+    """The controller of a one-process run: creates catalysts, aggregators and devices, shows
+    progress, and writes the summary into ``result`` once every site is complete."""
+
+    def __init__(self, config: FleetConfig, result: dict[str, Any],
+                 on_progress: ProgressCallback | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.config = config
+        self.result = result
+        self.on_progress = on_progress
+        self.catalysts: list[ttCatalyst] = []
+        self.aggregators: list[SiteAggregator] = []
+        self.waiting = 0
+        self.t0 = 0.0
+        self.last_tick = (0.0, 0)
+
+    def ttse__on_start(self) -> None:
+        config = self.config
+        self.catalysts = [ttCatalyst(name=f"fleet-{i}") for i in range(config.catalysts)]
+        cats = self.catalysts
+        sites = config.sites
+        per_site = [min(DEVICES_PER_SITE, config.devices - s * DEVICES_PER_SITE)
+                    for s in range(sites)]
+        self.aggregators = [SiteAggregator(s, per_site[s], self, catalyst=cats[s % len(cats)])
+                            for s in range(sites)]
+        self.waiting = sites
+        period = 1.0 / config.rate if config.rate else 0.0
+        self.t0 = time.perf_counter()
+        self.last_tick = (self.t0, 0)
+        readings = config.readings_per_device
+        for d in range(config.devices):
+            Device(d, self.aggregators[d // DEVICES_PER_SITE], readings, period,
+                   config.thresholds, catalyst=cats[d % len(cats)])
+        if self.on_progress is not None:
+            ttTimerRepeat(config.progress_interval, sparkle_back=self.tts__progress)
+        ttTimerSingleShot(config.deadline_s, sparkle_back=self.tts__deadline)
+
+    def tts__progress(self, info: Any = None) -> None:
+        now = time.perf_counter()
+        events = sum(a.stats.count for a in self.aggregators)  # ints: a racy read is harmless
+        then, before = self.last_tick
+        self.last_tick = (now, events)
+        assert self.on_progress is not None
+        self.on_progress(Progress(
+            elapsed=now - self.t0, events=events,
+            events_per_s=(events - before) / (now - then) if now > then else 0.0,
+            alarms=sum(a.stats.alarms for a in self.aggregators),
+            queue_depths=tuple(len(c.sparkle_loop) for c in self.catalysts)))
+
+    def ttse__on_site_complete(self, site: int) -> None:
+        self.waiting -= 1
+        if self.waiting == 0:
+            self._conclude()
+
+    def tts__deadline(self, info: Any = None) -> None:
+        self._conclude()
+
+    def _conclude(self) -> None:
+        if "summary" in self.result:
+            return
+        config = self.config
+        self.result["summary"] = summarise_sites(
+            self.aggregators, time.perf_counter() - self.t0, devices=config.devices,
+            sites=config.sites, catalysts=config.catalysts, rate=config.rate,
+            duration_s=config.duration)
+        self.finish()  # ends the catalysts, the aggregators and any device still running
+
+
+def summarise_sites(aggregators: list[SiteAggregator], elapsed: float,
+                    **extra: Any) -> dict[str, Any]:
+    """The summary of a run from its aggregators (read once they are idle)."""
+    expected = sum(a.expected for a in aggregators)
+    incomplete = sum(1 for a in aggregators if not a.complete)
+    return summarise((a.stats for a in aggregators), expected, elapsed,
+                     _switch.implementation, incomplete_sites=incomplete, **extra)
+
+
+def run_fleet(config: FleetConfig, on_progress: ProgressCallback | None = None
+              ) -> dict[str, Any]:
+    """Run the pipeline in this process until every event is aggregated; return the summary."""
+    result: dict[str, Any] = {}
+
+    class FleetFormula(ttFormula):
+        def creating_formula(self) -> tuple:
+            return (("tasktonic/log/to", "off"), ("tasktonic/log/default", ttLog.STEALTH))
+
+        def creating_starting_tonics(self) -> None:
+            ttStore()  # the twin lives for the whole run
+            Fleet(config, result, on_progress)
+
+    FleetFormula()
+    return result["summary"]
