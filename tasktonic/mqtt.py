@@ -16,7 +16,9 @@ that needs a slow DNS look-up.
 
 Subscribers are tonics. ``bridge.ttsc__subscribe(tonic, 'site/+/reading', qos=1)`` makes every
 matching message reach ``tonic.ttse__on_mqtt_message(topic, payload)`` on the tonic's own
-catalyst. Optional events: ``ttse__on_mqtt_subscribed(pattern)`` (the broker acknowledged the
+catalyst (the codec decodes once per message; an empty payload, as when a retained message is
+cleared, arrives as None; ``bytes`` payloads are published as they are whatever the codec).
+Optional events: ``ttse__on_mqtt_subscribed(pattern)`` (the broker acknowledged the
 subscription: from now on nothing published to it passes the tonic by),
 ``ttse__on_mqtt_connected()``, ``ttse__on_mqtt_disconnected(reason)`` and
 ``ttse__on_mqtt_flushed()`` (the answer to ``ttsc__flush(tonic)``: every QoS 1/2 message
@@ -79,6 +81,9 @@ class Codec:
         self._errors = errors
 
     def encode(self, payload: Any) -> bytes:
+        """Bytes pass as they are, whatever the codec (``b''`` clears a retained message)."""
+        if isinstance(payload, bytes):
+            return payload
         try:
             return self._encode(payload)
         except self._errors as exc:
@@ -86,6 +91,9 @@ class Codec:
                                ) from exc
 
     def decode(self, data: bytes) -> Any:
+        """An empty payload (a cleared retained message) is None, except for ``bytes``."""
+        if not data and self.name != "bytes":
+            return None
         try:
             return self._decode(data)
         except self._errors as exc:

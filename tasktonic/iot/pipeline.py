@@ -39,8 +39,8 @@ from .model import (
     summarise,
 )
 
-__all__ = ["FleetConfig", "Device", "SiteAggregator", "Fleet", "run_fleet", "Progress",
-           "TWIN_PERIOD_S"]
+__all__ = ["FleetConfig", "Device", "SiteAggregator", "Controller", "Fleet", "run_fleet",
+           "run_controller", "Progress", "TWIN_PERIOD_S"]
 
 #: How often an aggregator writes its site's statistics into the twin.
 TWIN_PERIOD_S = 0.5
@@ -179,9 +179,9 @@ class SiteAggregator(ttTonic):
             self.controller.ttse__on_site_complete(self.site)
 
 
-class Fleet(ttTonic):
-    """The controller of a one-process run: creates catalysts, aggregators and devices, shows
-    progress, and writes the summary into ``result`` once every site is complete."""
+class Controller(ttTonic):
+    """What every controller of a run does: its worker catalysts, the site aggregators it
+    waits for, progress ticks, a deadline, and the summary in ``result`` at the end."""
 
     def __init__(self, config: FleetConfig, result: dict[str, Any],
                  on_progress: ProgressCallback | None = None, **kwargs: Any) -> None:
@@ -190,75 +190,102 @@ class Fleet(ttTonic):
         self.result = result
         self.on_progress = on_progress
         self.catalysts: list[ttCatalyst] = []
-        self.aggregators: list[SiteAggregator] = []
-        self.waiting = 0
-        self.t0 = 0.0
-        self.last_tick = (0.0, 0)
-
-    def ttse__on_start(self) -> None:
-        config = self.config
-        self.catalysts = [ttCatalyst(name=f"fleet-{i}") for i in range(config.catalysts)]
-        cats = self.catalysts
-        sites = config.sites
-        per_site = [min(DEVICES_PER_SITE, config.devices - s * DEVICES_PER_SITE)
-                    for s in range(sites)]
-        self.aggregators = [SiteAggregator(s, per_site[s], self, catalyst=cats[s % len(cats)])
-                            for s in range(sites)]
-        self.waiting = sites
-        period = 1.0 / config.rate if config.rate else 0.0
+        self.aggregators: dict[int, SiteAggregator] = {}
+        self.completed = 0
         self.t0 = time.perf_counter()
         self.last_tick = (self.t0, 0)
-        readings = config.readings_per_device
-        for d in range(config.devices):
-            Device(d, self.aggregators[d // DEVICES_PER_SITE], readings, period,
-                   config.thresholds, catalyst=cats[d % len(cats)])
+
+    def ttse__on_start(self) -> None:
+        self.catalysts = [ttCatalyst(name=f"fleet-{i}") for i in range(self.config.catalysts)]
         if self.on_progress is not None:
-            ttTimerRepeat(config.progress_interval, sparkle_back=self.tts__progress)
-        ttTimerSingleShot(config.deadline_s, sparkle_back=self.tts__deadline)
+            ttTimerRepeat(self.config.progress_interval, sparkle_back=self.tts__progress)
+
+    def aggregator(self, site: int, sources: int) -> SiteAggregator:
+        """The site's aggregator, created on first use on one of the worker catalysts."""
+        aggregator = self.aggregators.get(site)
+        if aggregator is None:
+            aggregator = self.aggregators[site] = SiteAggregator(
+                site, sources, self, catalyst=self.catalysts[site % len(self.catalysts)])
+        return aggregator
+
+    def start_deadline(self) -> None:
+        """From now, wait ``config.deadline_s`` for every event; then count the rest lost."""
+        self.t0 = time.perf_counter()
+        self.last_tick = (self.t0, 0)
+        ttTimerSingleShot(self.config.deadline_s, sparkle_back=self.tts__deadline)
+
+    def events_so_far(self) -> tuple[int, int]:
+        """(events, alarms) counted so far; ints read from other threads: racy but harmless."""
+        aggregators = list(self.aggregators.values())
+        return sum(a.stats.count for a in aggregators), sum(a.stats.alarms for a in aggregators)
 
     def tts__progress(self, info: Any = None) -> None:
         now = time.perf_counter()
-        events = sum(a.stats.count for a in self.aggregators)  # ints: a racy read is harmless
+        events, alarms = self.events_so_far()
         then, before = self.last_tick
         self.last_tick = (now, events)
         assert self.on_progress is not None
         self.on_progress(Progress(
             elapsed=now - self.t0, events=events,
             events_per_s=(events - before) / (now - then) if now > then else 0.0,
-            alarms=sum(a.stats.alarms for a in self.aggregators),
-            queue_depths=tuple(len(c.sparkle_loop) for c in self.catalysts)))
+            alarms=alarms, queue_depths=tuple(len(c.sparkle_loop) for c in self.catalysts)))
 
     def ttse__on_site_complete(self, site: int) -> None:
-        self.waiting -= 1
-        if self.waiting == 0:
-            self._conclude()
+        self.completed += 1
+        if self.all_in():
+            self.conclude()
+
+    def all_in(self) -> bool:
+        """True when nothing more is to come (overridden: what "everything" means)."""
+        return self.completed == len(self.aggregators)
 
     def tts__deadline(self, info: Any = None) -> None:
-        self._conclude()
+        self.conclude()
 
-    def _conclude(self) -> None:
-        if "summary" in self.result:
-            return
+    def conclude(self) -> None:
+        """Write the summary once, and finish (catalysts, aggregators, what still runs)."""
+        if "summary" not in self.result:
+            self.result["summary"] = self.summary(time.perf_counter() - self.t0)
+        self.finish()
+
+    def summary(self, elapsed: float) -> dict[str, Any]:
         config = self.config
-        self.result["summary"] = summarise_sites(
-            self.aggregators, time.perf_counter() - self.t0, devices=config.devices,
-            sites=config.sites, catalysts=config.catalysts, rate=config.rate,
+        aggregators = list(self.aggregators.values())
+        return summarise(
+            (a.stats for a in aggregators), sum(a.expected for a in aggregators), elapsed,
+            _switch.implementation, incomplete_sites=sum(1 for a in aggregators
+                                                         if not a.complete),
+            devices=config.devices, catalysts=config.catalysts, rate=config.rate,
             duration_s=config.duration)
-        self.finish()  # ends the catalysts, the aggregators and any device still running
 
 
-def summarise_sites(aggregators: list[SiteAggregator], elapsed: float,
-                    **extra: Any) -> dict[str, Any]:
-    """The summary of a run from its aggregators (read once they are idle)."""
-    expected = sum(a.expected for a in aggregators)
-    incomplete = sum(1 for a in aggregators if not a.complete)
-    return summarise((a.stats for a in aggregators), expected, elapsed,
-                     _switch.implementation, incomplete_sites=incomplete, **extra)
+class Fleet(Controller):
+    """The controller of a one-process run: devices and aggregators side by side."""
+
+    def ttse__on_start(self) -> None:
+        super().ttse__on_start()
+        config = self.config
+        for site in range(config.sites):
+            self.aggregator(site, min(DEVICES_PER_SITE, config.devices - site * DEVICES_PER_SITE))
+        self.start_deadline()
+        period = 1.0 / config.rate if config.rate else 0.0
+        readings = config.readings_per_device
+        cats = self.catalysts
+        for d in range(config.devices):
+            Device(d, self.aggregators[d // DEVICES_PER_SITE], readings, period,
+                   config.thresholds, catalyst=cats[d % len(cats)])
 
 
 def run_fleet(config: FleetConfig, on_progress: ProgressCallback | None = None
               ) -> dict[str, Any]:
     """Run the pipeline in this process until every event is aggregated; return the summary."""
+    return run_controller(Fleet, config, on_progress)
+
+
+def run_controller(controller: type[Controller], config: FleetConfig,
+                   on_progress: ProgressCallback | None = None, **kwargs: Any
+                   ) -> dict[str, Any]:
+    """Run one application whose starting tonic is ``controller``; return its summary."""
     result: dict[str, Any] = {}
 
     class FleetFormula(ttFormula):
@@ -267,7 +294,7 @@ def run_fleet(config: FleetConfig, on_progress: ProgressCallback | None = None
 
         def creating_starting_tonics(self) -> None:
             ttStore()  # the twin lives for the whole run
-            Fleet(config, result, on_progress)
+            controller(config, result, on_progress, **kwargs)
 
     FleetFormula()
     return result["summary"]
