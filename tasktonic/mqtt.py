@@ -229,6 +229,7 @@ class ttMqttBridge(ttSelectorCatalyst, metaclass=_PerBrokerMeta):
         client.on_publish = self._on_publish
         client.on_socket_open = self._on_socket_open
         client.on_socket_close = self._on_socket_close
+        client.on_socket_register_write = self._on_socket_register_write
         return client
 
     # -- connection --------------------------------------------------------------------------
@@ -427,7 +428,11 @@ class ttMqttBridge(ttSelectorCatalyst, metaclass=_PerBrokerMeta):
             self._unacked.add(info.mid)
         else:
             self.messages_published += 1
-        if not self._write_pending:  # one write for all publishes queued before it runs
+
+    def _on_socket_register_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        """paho has bytes to send: one write sparkle for everything queued before it runs
+        (with this callback set, paho never writes inside ``publish`` itself)."""
+        if not self._write_pending:
             self._write_pending = True
             self.tts__write()
 

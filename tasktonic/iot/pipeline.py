@@ -59,6 +59,8 @@ class FleetConfig:
     rate: float = 1.0
     readings: int = 0
     progress_interval: float = 1.0
+    #: Seconds the controller waits past the readings before counting what is missing as lost.
+    grace: float = 10.0
     thresholds: Thresholds = field(default_factory=Thresholds)
 
     def __post_init__(self) -> None:
@@ -68,7 +70,8 @@ class FleetConfig:
                   (self.rate == 0 or self.duration > 0, "--duration must be > 0"),
                   (self.rate > 0 or self.readings >= 1, "flat out (rate 0) needs readings >= 1"),
                   (self.rate * self.duration <= 1e7, "--rate x --duration is too large"),
-                  (self.progress_interval > 0, "progress interval must be > 0"))
+                  (self.progress_interval > 0, "progress interval must be > 0"),
+                  (self.grace > 0, "grace must be > 0"))
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
@@ -84,7 +87,7 @@ class FleetConfig:
     @property
     def deadline_s(self) -> float:
         """How long the controller waits for every event before counting the rest lost."""
-        return self.duration * 1.2 + max(10.0, self.duration)
+        return (self.duration * 1.2 if self.rate else 0.0) + self.grace
 
 
 @dataclass(frozen=True)
