@@ -7,7 +7,7 @@ the arithmetic. Nothing here knows about threads.
 
 An event is a plain tuple (cheap to create, to copy across catalysts and to encode for MQTT):
 ``(event_id, device, site, kind, level, value, emitted)`` with ``kind`` ``READING`` or
-``ALARM``, ``level`` the device's state after the reading (``OK``, ``WARNING``, ``ALARM``) and
+``ALARM_RAISED``, ``level`` the device's state after the reading (``OK``, ``WARNING``, ``ALARM``) and
 ``emitted`` the ``time.time()`` of emission, from which latency to aggregation is measured.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Event", "READING", "ALARM", "OK", "WARNING", "LEVELS", "Thresholds", "Sensor",
+__all__ = ["Event", "READING", "ALARM_RAISED", "OK", "WARNING", "ALARM", "LEVELS", "Thresholds", "Sensor",
            "SiteStats", "event_id", "partition_of", "percentile", "summarise",
            "DEVICES_PER_SITE"]
 
@@ -28,9 +28,10 @@ __all__ = ["Event", "READING", "ALARM", "OK", "WARNING", "LEVELS", "Thresholds",
 Event = tuple[int, int, int, int, int, float, float]
 ID, DEVICE, SITE, KIND, LEVEL, VALUE, EMITTED = range(7)
 
-READING, ALARM = 0, 1
-OK, WARNING = 0, 1
-#: The device states by level (``ALARM`` is both an event kind and the highest level).
+#: Event kinds: a reading, or an alarm raised (the device entered the alarm level).
+READING, ALARM_RAISED = 0, 1
+#: Device levels, and their state names.
+OK, WARNING, ALARM = 0, 1, 2
 LEVELS = ("ok", "warning", "alarm")
 #: Devices per site: the site of device ``d`` is ``d // DEVICES_PER_SITE``.
 DEVICES_PER_SITE = 100
@@ -91,7 +92,8 @@ class Sensor:
         events = []
         if level == ALARM and self.level != ALARM:
             self.seq += 1
-            events.append((device * _SEQ_SPAN + self.seq, device, site, ALARM, level, value, now))
+            events.append((device * _SEQ_SPAN + self.seq, device, site, ALARM_RAISED, level,
+                           value, now))
         self.level = level
         self.seq += 1
         events.append((device * _SEQ_SPAN + self.seq, device, site, READING, level, value, now))
@@ -131,7 +133,7 @@ class SiteStats:
         seen.add(key)
         self.count += 1
         self.latencies.append(now - event[EMITTED])
-        if event[KIND] == ALARM:
+        if event[KIND] == ALARM_RAISED:
             self.alarms += 1
             return True
         value = event[VALUE]
