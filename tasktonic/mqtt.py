@@ -348,6 +348,8 @@ class ttMqttBridge(ttSelectorCatalyst, metaclass=_PerBrokerMeta):
             raise TypeError(f"tasktonic: {tonic!r} has no ttse__on_mqtt_message")
         if qos not in (0, 1, 2):
             raise ValueError(f"tasktonic: qos must be 0, 1 or 2, got {qos!r}")
+        if self.connected and not any(tonic in subs for subs in self._subscriptions.values()):
+            _notify(tonic, "ttse__on_mqtt_connected")  # a new subscriber hears the state too
         subscribers = self._subscriptions.setdefault(pattern, {})
         before = max(subscribers.values(), default=-1)
         subscribers[tonic] = qos

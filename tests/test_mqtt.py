@@ -68,7 +68,7 @@ class Collector(ttTonic):
         self.events.append(("connected",))
 
     def ttse__on_mqtt_disconnected(self, reason: str) -> None:
-        self.events.append(("disconnected", reason))
+        self.events.append(("disconnected", reason, len(self.seen)))
 
     def ttse__on_mqtt_message(self, topic: str, payload: Any) -> None:
         self.received += 1
@@ -136,6 +136,8 @@ def test_broker_restart_mid_stream_reconnects_resubscribes_and_loses_nothing(
     assert "disconnected" in kinds, collector.events
     assert kinds.count("connected") >= 2 and kinds.count("subscribed") >= 2, collector.events
     assert kinds.index("disconnected") < len(kinds) - 1 - kinds[::-1].index("subscribed")
+    at_disconnect = collector.events[kinds.index("disconnected")][2]
+    assert count // 4 <= at_disconnect < count  # mid-stream: the rest came after the restart
 
 
 class Prober(ttTonic):
