@@ -37,8 +37,9 @@ def _parser() -> _Parser:
                     "core and the pure twins, each in a subprocess.")
     bench.add_argument("--builtin", action="store_true",
                        help="run the built-in quick benchmark even in a source checkout")
-    commands.add_parser("info", help="version, implementation and why, Python, platform, "
-                                     "free-threading, optional integrations")
+    about = ("version, implementation (compiled or pure) and why, Python, platform, "
+             "free-threading, and which optional integrations import")
+    commands.add_parser("info", help=about, description=f"Print the {about}.")
     return parser
 
 

@@ -173,8 +173,8 @@ def _rerun_pure(argv: list[str], capture: bool) -> subprocess.CompletedProcess:
     env = dict(os.environ, TASKTONIC_NO_EXTENSIONS="1")
     env.pop("TASKTONIC_REQUIRE_EXTENSIONS", None)
     command = [sys.executable, "-m", "tasktonic", "demo",
-               *[a for a in argv if a not in ("--pure", "--compare", "--json")]]
-    if capture:
+               *[a for a in argv if a not in ("--pure", "--compare")]]
+    if capture and "--json" not in command:
         command.append("--json")
     return subprocess.run(command, env=env, text=True, capture_output=capture)
 
