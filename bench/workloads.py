@@ -427,3 +427,16 @@ def creation_memory(tt: ModuleType, size: int) -> dict:
 def deepcopy_args(payload: Any) -> tuple[Callable, tuple]:
     """The copier column of TaskTonic 0.2.4: ``copy.deepcopy`` of the argument."""
     return copy.deepcopy, (payload,)
+
+
+# -- 8. the IoT pipeline -----------------------------------------------------------------------
+def iot(tt: ModuleType, devices: int) -> dict:
+    """The demo's pipeline (``tasktonic.iot``) flat out on one worker catalyst, no output."""
+    from tasktonic.iot import FleetConfig, run_fleet
+
+    from .plan import IOT_READINGS
+    summary = run_fleet(FleetConfig(devices=devices, rate=0, readings=IOT_READINGS,
+                                    catalysts=1))
+    if summary["lost"]:
+        raise RuntimeError(f"the iot pipeline lost {summary['lost']} events")
+    return {"iot_events": summary["events_per_s"], "iot_p99_ms": summary["latency_p99_ms"]}
