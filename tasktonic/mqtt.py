@@ -74,7 +74,8 @@ class Codec:
     """Turns payloads into bytes and back; ``name`` is what ``payload=`` selects."""
 
     def __init__(self, name: str, encode: Callable[[Any], bytes],
-                 decode: Callable[[bytes], Any], errors: tuple[type[BaseException], ...]) -> None:
+                 decode: Callable[[bytes | bytearray], Any],
+                 errors: tuple[type[BaseException], ...]) -> None:
         self.name = name
         self._encode = encode
         self._decode = decode
@@ -90,7 +91,7 @@ class Codec:
             raise PayloadError(f"cannot encode {type(payload).__name__} as {self.name}: {exc}"
                                ) from exc
 
-    def decode(self, data: bytes) -> Any:
+    def decode(self, data: bytes | bytearray) -> Any:
         """An empty payload (a cleared retained message) is None, except for ``bytes``."""
         if not data and self.name != "bytes":
             return None
@@ -154,7 +155,9 @@ class ttMqttBridge(ttSelectorCatalyst, metaclass=_PerBrokerMeta):
     ``'bytes'``, ``'json'`` or ``'msgpack'``.
     """
 
-    _tt_is_service = True  # keyed by name=, which the metaclass sets to host:port
+    # keyed by name=, which the metaclass sets to host:port (ttEssence declares str | None,
+    # the lifecycle also takes True: one instance per name)
+    _tt_is_service = True  # type: ignore[assignment]
 
     def __init__(self, host: str = "127.0.0.1", port: int = 1883, client_id: str | None = None,
                  username: str | None = None, password: str | None = None,

@@ -61,14 +61,18 @@ def fanout(tonics: int = 500, per_tonic: int = 100) -> float:
     class Target(ttTonic):
         hits = 0
 
+        def __init__(self, driver: Driver) -> None:
+            super().__init__()
+            self.driver = driver
+
         def ttsc__hit(self) -> None:
             self.hits += 1
             if self.hits == per_tonic:
-                self.base.ttse__on_target_done()
+                self.driver.ttse__on_target_done()
 
     class Driver(ttTonic):
         def ttse__on_start(self) -> None:
-            targets = [Target() for _ in range(tonics)]
+            targets = [Target(self) for _ in range(tonics)]
             result["t0"] = perf_counter()
             for _ in range(per_tonic):
                 for target in targets:

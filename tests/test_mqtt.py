@@ -16,8 +16,13 @@ import pytest
 
 from tasktonic import ttTonic
 from tasktonic.mqtt import CODECS, PayloadError, ttMqttBridge
+from tests import mqtt_broker
 from tests.conftest import run_app
-from tests.mqtt_broker import Broker, broker, persistent_broker  # noqa: F401  (fixtures)
+from tests.mqtt_broker import Broker
+
+# the fixtures of tests/mqtt_broker.py, made visible to this module's tests
+broker = mqtt_broker.broker
+persistent_broker = mqtt_broker.persistent_broker
 
 ROOT = Path(__file__).resolve().parent.parent
 PROCESS_TIMEOUT = 120.0

@@ -80,7 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     add = parser.add_argument
     add("--devices", type=_positive_int, default=10_000,
-        help="simulated devices (default 10000); a site has %d" % DEVICES_PER_SITE)
+        help=f"simulated devices (default 10000); a site has {DEVICES_PER_SITE}")
     add("--duration", type=_positive, default=5.0,
         help="seconds of readings (default 5)")
     add("--catalysts", type=_positive_int, default=2,

@@ -7,8 +7,9 @@ the arithmetic. Nothing here knows about threads.
 
 An event is a plain tuple (cheap to create, to copy across catalysts and to encode for MQTT):
 ``(event_id, device, site, kind, level, value, emitted)`` with ``kind`` ``READING`` or
-``ALARM_RAISED``, ``level`` the device's state after the reading (``OK``, ``WARNING``, ``ALARM``) and
-``emitted`` the ``time.time()`` of emission, from which latency to aggregation is measured.
+``ALARM_RAISED``, ``level`` the device's state after the reading (``OK``, ``WARNING``,
+``ALARM``) and ``emitted`` the ``time.time()`` of emission, from which latency to aggregation
+is measured.
 """
 from __future__ import annotations
 
@@ -18,15 +19,22 @@ import zlib
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
-__all__ = ["Event", "READING", "ALARM_RAISED", "OK", "WARNING", "ALARM", "LEVELS", "Thresholds", "Sensor",
-           "SiteStats", "event_id", "partition_of", "percentile", "summarise",
+__all__ = ["Event", "READING", "ALARM_RAISED", "OK", "WARNING", "ALARM", "LEVELS", "Thresholds",
+           "Sensor", "SiteStats", "event_id", "partition_of", "percentile", "summarise",
            "DEVICES_PER_SITE"]
 
 #: ``(event_id, device, site, kind, level, value, emitted)``
 Event = tuple[int, int, int, int, int, float, float]
-ID, DEVICE, SITE, KIND, LEVEL, VALUE, EMITTED = range(7)
+#: The fields of an event, by position (Final: type checkers see each field's type).
+ID: Final = 0
+DEVICE: Final = 1
+SITE: Final = 2
+KIND: Final = 3
+LEVEL: Final = 4
+VALUE: Final = 5
+EMITTED: Final = 6
 
 #: Event kinds: a reading, or an alarm raised (the device entered the alarm level).
 READING, ALARM_RAISED = 0, 1

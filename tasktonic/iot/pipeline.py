@@ -302,4 +302,5 @@ def run_controller(controller: type[Controller], config: FleetConfig,
             controller(config, result, on_progress, **kwargs)
 
     FleetFormula()
-    return result["summary"]
+    summary: dict[str, Any] = result["summary"]
+    return summary

@@ -141,7 +141,8 @@ class DevicesNode(Controller):
         return {"events": published,
                 "events_per_s": round(published / elapsed, 1) if elapsed > 0 else 0.0,
                 "latency_p50_ms": None, "latency_p99_ms": None, "alarms": None,
-                "lost": None, "flushed": self.flushed, "elapsed_s": round(elapsed, 3), "role": "devices",
+                "lost": None, "flushed": self.flushed, "elapsed_s": round(elapsed, 3),
+                "role": "devices",
                 "partitions": self.partitions, "devices": self.config.devices,
                 "implementation": _switch.implementation}
 
