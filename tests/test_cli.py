@@ -117,3 +117,19 @@ def test_info_says_which_implementation_and_why():
     env.pop("TASKTONIC_REQUIRE_EXTENSIONS", None)
     pure = tasktonic_cli("info", env=env)
     assert "implementation  pure: TASKTONIC_NO_EXTENSIONS='1' is set" in pure.stdout
+
+
+def test_builtin_bench_measures_both_implementations():
+    done = tasktonic_cli("bench", "--builtin")
+    assert done.returncode == 0, done.stderr
+    rows = {line.split()[0]: line.split() for line in done.stdout.splitlines()[2:]}
+    assert set(rows) == {"chain", "fan-out", "cross-thread"}
+    for cells in rows.values():
+        compiled, pure = (float(c.replace(",", "")) for c in cells[1:3])
+        assert compiled > 0 and pure > 0 and cells[3].endswith("x")
+
+
+def test_builtin_bench_takes_no_options():
+    with pytest.raises(SystemExit) as exit_:
+        main(["bench", "--builtin", "--only", "iot"])
+    assert exit_.value.code == 2
