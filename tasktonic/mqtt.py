@@ -56,7 +56,7 @@ __all__ = ["ttMqttBridge", "Codec", "PayloadError", "CODECS", "Will"]
 _log = logging.getLogger("tasktonic")
 
 #: The last will: ``(topic, payload[, qos[, retain]])``; the payload goes through the codec.
-Will = tuple
+Will = tuple[str, Any] | tuple[str, Any, int] | tuple[str, Any, int, bool]
 #: How many QoS 1/2 messages may wait for the broker's acknowledgement at once.
 MAX_INFLIGHT = 1000
 #: Most paho reads per readiness sparkle: enough to amortise it, few enough not to starve the

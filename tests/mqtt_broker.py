@@ -1,7 +1,8 @@
 """A real mosquitto for the MQTT tests: its own config, a free loopback port, stopped by pid.
 
 ``broker`` (a pytest fixture, import it into a test module) starts ``mosquitto -c CONF`` with
-``listener PORT 127.0.0.1`` and ``allow_anonymous true``, waits until a TCP connect succeeds
+``listener PORT 127.0.0.1`` and ``allow_anonymous true`` (``Broker(dir, extra=...)`` adds or
+overrides config lines), waits until a TCP connect succeeds
 (polling, no fixed sleep) and stops it at the end, also when the test fails. ``persistent_broker``
 adds ``persistence true`` with the database in the test's temporary directory (and ``user root``
 when the tests run as root: mosquitto drops to user ``mosquitto`` otherwise and then cannot
@@ -47,15 +48,18 @@ def mosquitto_binary() -> str:
 class Broker:
     """One mosquitto process on ``127.0.0.1:port`` with its config in ``directory``."""
 
-    def __init__(self, directory: Path, persistence: bool = False) -> None:
+    def __init__(self, directory: Path, persistence: bool = False,
+                 extra: tuple[str, ...] = ()) -> None:
         self.binary = mosquitto_binary()
         self.directory = directory
         self.port = free_port()
         self.host = "127.0.0.1"
         self.config = directory / "mosquitto.conf"
         self.log = directory / "mosquitto.log"
-        lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true",
-                 "max_queued_messages 0", "log_dest stderr"]
+        lines = [f"listener {self.port} 127.0.0.1", "max_queued_messages 0",
+                 "log_dest stderr", *extra]
+        if not any(line.startswith("allow_anonymous") for line in extra):
+            lines.append("allow_anonymous true")
         if persistence:
             lines += ["persistence true", f"persistence_location {directory}/",
                       "autosave_interval 3600"]
