@@ -4,7 +4,9 @@
 publishes ``[i]`` for i in 0..COUNT-1 at QoS 1, ``C`` messages every ``S`` seconds (all at once
 without ``--every``), waits until the broker has acknowledged every one (``ttsc__flush``),
 prints ``published COUNT`` and exits 0. With ``--client-id`` the session is persistent
-(``clean_session=False``), so unacknowledged messages survive a broker restart.
+(``clean_session=False``), so unacknowledged messages survive a broker restart. With
+``--will TOPIC`` the connection carries the last will ``{"gone": True}`` on TOPIC and the
+process stays connected after printing, until it is killed.
 """
 from __future__ import annotations
 
@@ -24,8 +26,9 @@ class Publisher(ttTonic):
 
     def ttse__on_start(self) -> None:
         args = self.args
+        will = (args.will, {"gone": True}, 1) if args.will else None
         self.bridge = ttMqttBridge("127.0.0.1", args.port, client_id=args.client_id,
-                                   clean_session=args.client_id is None)
+                                   clean_session=args.client_id is None, will=will)
         if args.every:
             self.timer = ttTimerRepeat(args.every, sparkle_back=self.tts__chunk)
         else:
@@ -44,7 +47,8 @@ class Publisher(ttTonic):
 
     def ttse__on_mqtt_flushed(self) -> None:
         print(f"published {self.args.count}", flush=True)
-        self.finish()
+        if not self.args.will:
+            self.finish()
 
 
 def main() -> None:
@@ -55,6 +59,7 @@ def main() -> None:
     parser.add_argument("--client-id")
     parser.add_argument("--chunk", type=int, default=100)
     parser.add_argument("--every", type=float, default=0.0)
+    parser.add_argument("--will")
     args = parser.parse_args()
 
     class PeerApp(ttFormula):

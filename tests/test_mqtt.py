@@ -342,3 +342,29 @@ def test_username_and_password(tmp_path: Path):
         server.stop()
     assert refusals.refused.is_set()
     assert tonics[0].received == [("probe/0", {"ok": True}), ("probe/1", [0])]
+
+
+def test_the_last_will_is_published_when_a_client_dies(broker: Broker):
+    processes: list[subprocess.Popen] = []
+    tonics: list[Collector] = []
+
+    class WillWatcher(Collector):
+        """Kills the peer once its one message is in; finishes at its will."""
+
+        def ttse__on_mqtt_message(self, topic: str, payload: Any) -> None:
+            self.events.append(("message", topic, payload))
+            if payload == [0]:
+                processes[0].kill()   # no DISCONNECT: the broker must publish the will
+            elif payload == {"gone": True}:
+                self.finish()
+
+    def start() -> None:
+        tonics.append(WillWatcher(broker.port, "peer/#", 0, on_subscribed=lambda: processes.append(
+            publisher(broker.port, "peer/data", 1, "--will", "peer/will"))))
+    try:
+        run_app(start, timeout=PROCESS_TIMEOUT)
+    finally:
+        for process in processes:
+            stop(process)
+    messages = [e[1:] for e in tonics[0].events if e[0] == "message"]
+    assert messages == [("peer/data", [0]), ("peer/will", {"gone": True})]
