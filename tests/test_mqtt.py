@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import ssl
 import subprocess
 import sys
 import threading
@@ -368,3 +369,28 @@ def test_the_last_will_is_published_when_a_client_dies(broker: Broker):
             stop(process)
     messages = [e[1:] for e in tonics[0].events if e[0] == "message"]
     assert messages == [("peer/data", [0]), ("peer/will", {"gone": True})]
+
+
+def test_tls_with_a_self_signed_certificate(tmp_path: Path):
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "server.crt", tmp_path / "server.key"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    server = Broker(tmp_path, extra=(f"certfile {cert}", f"keyfile {key}", f"cafile {cert}"))
+    server.start()
+    context = ssl.create_default_context(cafile=str(cert))
+    tonics: list[Prober] = []
+
+    class TlsProber(Prober):
+        def ttse__on_start(self) -> None:
+            self.bridge = ttMqttBridge("127.0.0.1", self.port, tls=context)
+            self.bridge.ttsc__subscribe(self, "probe/#")
+    try:
+        run_app(lambda: tonics.append(TlsProber(server.port, [{"secret": 42}] * 200)))
+    finally:
+        server.stop()
+    assert tonics[0].received == [(f"probe/{i}", {"secret": 42}) for i in range(200)] + [
+        ("probe/200", [0])]
