@@ -6,6 +6,7 @@ line names the option, ``--help`` shows the rest), never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -59,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `tasktonic info | head`: the reader left; no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 def _demo(parser: _Parser, args: argparse.Namespace, argv: list[str]) -> int:
