@@ -7,7 +7,9 @@ When a tonic class is created, its sparkles are found once: methods named
 ``SparkleEntry`` whose ``table`` holds the handler per state index: index 0 is "no active
 state" (the generic handler), index ``i`` the handler for state ``i`` (its specific handler, else
 the generic one), and the last slot is always None (a completed tonic's index). A missing
-handler is None: the loop skips it.
+handler is None: the loop skips it. An entry is ``system`` (it bypasses a queue bound) when its
+prefix is ``_ttss`` or the class names it in ``_tt_system_sparkles`` (finish, on_start: the
+lifecycle's own public sparkles).
 
 Every sparkle name on the class is replaced by a *sparkle method*: calling it never runs the
 handler, it queues the work order ``(tonic, entry, args, kwargs)`` on the tonic's catalyst loop

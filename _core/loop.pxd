@@ -18,6 +18,7 @@ cdef class SparkleEntry:
     cdef readonly object generic
     cdef readonly dict by_state
     cdef readonly tuple table
+    cdef readonly bint system
     cdef object __weakref__
 
 
@@ -40,9 +41,18 @@ cdef class SparkleLoop:
     cdef bint _wake_pending
     cdef bint _stopped
     cdef bint _closed
+    cdef readonly object bound
     cdef object __weakref__
+    cdef public Py_ssize_t low_watch
+    cdef public Py_ssize_t poll_every
+    cdef unsigned long long _ran
+    cdef Py_ssize_t _high
 
     cdef int push_order(self, object tonic, object entry, object args, object kwargs) except -1
+    cdef int _append_order(self, object tonic, object entry, object args,
+                           object kwargs) except -1
+    cdef int _push_bounded(self, object tonic, object entry, object args,
+                           object kwargs) except -1
     cdef int _grow(self) except -1
     cdef Order _pop(self)
     cdef void _clear_ring(self) noexcept
@@ -54,4 +64,5 @@ cdef class SparkleLoop:
     cpdef wake(self)
     cpdef wait(self, object timeout)
     cpdef block(self, object timeout)
+    cpdef poll(self)
     cpdef run_extra(self)

@@ -39,13 +39,32 @@ as ``WorkOrder(tonic, sparkle, args, kwargs)``. The compiled twin must match thi
   with a debug line and makes the loop closed: from then on every order sent to it, from any
   thread, is dropped the same way, never run and never kept. ``drain()`` removes and returns the
   queued orders without closing. Queued orders are visible to the garbage collector.
-* ``SparkleEntry`` is the sparkle part of a work order: its name and its handler per state.
+* ``SparkleEntry`` is the sparkle part of a work order: its name, its handler per state, and
+  ``system`` (a lifecycle sparkle: it bypasses a queue bound).
 * ``FINISHED_LOOP`` is a closed loop: a finished tonic points at it.
+* A bound (``set_bound(bound)``, ``tasktonic/flow.py``; None, the default, means no bound)
+  sees every order that is not ``system``, from any thread: the loop hands it to
+  ``bound.push(loop, order)``, which appends it with ``append(order)`` or refuses
+  it (``drop_oldest()`` removes the oldest non-system order for it). While ``low_watch`` is
+  not -1, the loop calls ``bound.drained(loop)`` each time an order taken from the queue
+  leaves ``low_watch`` or fewer waiting; ``close()`` calls ``bound.closed(loop)``. Here, in the
+  pure twin, a bounded loop's queue is guarded by ``bound.lock``; the compiled twin relies on
+  the GIL (its queue operations run no Python code).
+* Counters: ``ran`` (orders taken from the queue by ``run`` and ``step``) and ``high_water``
+  (the most orders seen waiting: at the start of each pass, at each push from another thread
+  and at each push through a bound). While ``run`` runs orders they may lag: they are exact
+  whenever the loop waits, fires timers or has stopped, and otherwise at most one pass or 64
+  orders behind.
+* ``set_bound`` and ``poll_every`` are set before ``run`` starts: it reads them once.
+* With ``poll_every = N`` (0, the default, means never) one pass runs at most N orders and
+  ``poll()`` is called once N orders have run since the last wait or poll while more are
+  ready: a selector loop looks at its sockets without waiting, so a busy loop cannot starve
+  its I/O.
 
-Subclasses (the selector catalyst) override ``block(timeout)`` and ``wake()`` only: ``wait``
-keeps the protocol (mark sleeping, sleep only if nothing is ready) and calls ``block``; a
-``wake`` that comes before ``block`` must make it return at once (several such wakes end one
-``block`` only, like an Event that is set).
+Subclasses (the selector catalyst) override ``block(timeout)``, ``wake()`` and ``poll()`` only:
+``wait`` keeps the protocol (mark sleeping, sleep only if nothing is ready) and calls
+``block``; a ``wake`` that comes before ``block`` must make it return at once (several such
+wakes end one ``block`` only, like an Event that is set).
 """
 # Here the ready queue is a ring of C structs (no tuple per order), the handler is called with
 # vectorcall, and the wait is a lock acquired with the GIL released, released by ``wake``. The
@@ -97,8 +116,10 @@ cdef long long MAX_WAIT_MICROS = 3600LL * 1000000LL
 cdef class SparkleEntry:
     """One sparkle of one class: its name and its handler for every state."""
 
-    def __init__(self, str name, object generic, dict by_state, tuple state_names):
+    def __init__(self, str name, object generic, dict by_state, tuple state_names,
+                 bint system=False):
         self.name = name
+        self.system = system
         self.generic = generic
         self.by_state = by_state
         self.table = ((generic,) + tuple([by_state.get(s, generic) for s in state_names])
@@ -143,6 +164,12 @@ cdef inline object _as_kwargs(object kwargs):
     return kwargs if kwargs is None or isinstance(kwargs, dict) else dict(kwargs)
 
 
+cdef inline bint _is_system(object entry):
+    if isinstance(entry, SparkleEntry):
+        return (<SparkleEntry>entry).system
+    return getattr(entry, "system", False)
+
+
 cdef inline void _dropped(object tonic, object entry):
     _log.debug("dropped %s for finished tonic %s", entry.name, tonic)
 
@@ -179,6 +206,11 @@ cdef class SparkleLoop:
         self._wake_pending = False
         self._stopped = False
         self._closed = False
+        self.bound = None
+        self.low_watch = -1
+        self.poll_every = 0
+        self._ran = 0
+        self._high = 0
 
     def __dealloc__(self):
         if self._ring is not NULL:
@@ -230,6 +262,20 @@ cdef class SparkleLoop:
         """True once ``close`` ran: every order sent here is dropped."""
         return self._closed
 
+    @property
+    def ran(self):
+        """How many orders ``run`` and ``step`` have taken from the queue."""
+        return self._ran
+
+    @property
+    def high_water(self):
+        """The most orders seen waiting."""
+        return max(self._high, self._count)
+
+    def set_bound(self, bound):
+        """Put every non-system order through ``bound`` from now on (None: no bound)."""
+        self.bound = bound
+
     cdef void _set_current(self, object tonic, object entry, object args,
                            object kwargs) noexcept:
         self._cur_tonic = tonic
@@ -253,6 +299,52 @@ cdef class SparkleLoop:
         return 0
 
     cdef int push_order(self, object tonic, object entry, object args, object kwargs) except -1:
+        if self.bound is not None and not _is_system(entry):
+            return self._push_bounded(tonic, entry, args, kwargs)
+        return self._append_order(tonic, entry, args, kwargs)
+
+    cdef int _push_bounded(self, object tonic, object entry, object args,
+                           object kwargs) except -1:
+        self.bound.push(self, (tonic, entry, args, _kwargs(kwargs)))
+        return 0
+
+    def append(self, order):
+        """Append an order as it is: the bound's way in, under ``bound.lock``."""
+        tonic, entry, args, kwargs = order
+        kwargs = _as_kwargs(kwargs)
+        if kwargs is not None and PyDict_GET_SIZE(kwargs) == 0:
+            kwargs = None
+        self._append_order(tonic, entry, _as_args(args), kwargs)
+        if self._count > self._high:
+            self._high = self._count
+
+    def drop_oldest(self):
+        """Remove and return the oldest order that is not a system one (None: there is none).
+
+        The bound calls it under ``bound.lock``.
+        """
+        cdef Py_ssize_t i, j
+        cdef Order order
+        for i in range(self._count):
+            order = self._ring[(self._head + i) & self._mask]
+            if _is_system(<object>order.entry):
+                continue
+            for j in range(i, 0, -1):  # close the gap: the older system orders move up one
+                self._ring[(self._head + j) & self._mask] = \
+                    self._ring[(self._head + j - 1) & self._mask]
+            self._head = (self._head + 1) & self._mask
+            self._count -= 1
+            result = WorkOrder(<object>order.tonic, <object>order.entry, <object>order.args,
+                               _kwargs(<object>order.kwargs))
+            Py_DECREF(<object>order.tonic)
+            Py_DECREF(<object>order.entry)
+            Py_DECREF(<object>order.args)
+            Py_XDECREF(order.kwargs)
+            return result
+        return None
+
+    cdef int _append_order(self, object tonic, object entry, object args,
+                           object kwargs) except -1:
         if self._count > self._mask:
             self._grow()
         cdef Order* order = &self._ring[(self._head + self._count) & self._mask]
@@ -301,8 +393,17 @@ cdef class SparkleLoop:
         if self._closed:  # closed while Python code ran (the copy, a mapping's items)
             _dropped(tonic, entry)
             return
-        # from the check above to the append no Python code runs: close() cannot come between
-        self.push_order(tonic, entry, args, kwargs)
+        if self.bound is not None and not _is_system(entry):
+            self._push_bounded(tonic, entry, args, kwargs)
+            if self._closed:  # closed while the bound ran Python code: drop as close() does
+                for tonic, entry, _args, _kwargs in self.drain():
+                    _dropped(tonic, entry)
+        else:
+            # from the check above to the append no Python code runs: close() cannot come
+            # between
+            self._append_order(tonic, entry, args, kwargs)
+            if self._count > self._high:
+                self._high = self._count
         if self._sleeping:
             self._sleeping = False
             self.wake()
@@ -328,6 +429,8 @@ cdef class SparkleLoop:
         self._set_current(None, None, None, None)
         for tonic, entry, _args, _kwargs in self.drain():
             _dropped(tonic, entry)
+        if self.bound is not None:
+            self.bound.closed(self)
 
     # -- waiting ---------------------------------------------------------------------------
     cpdef wake(self):
@@ -373,6 +476,9 @@ cdef class SparkleLoop:
                 micros = <long long>((deadline - monotonic()) * 1e6)
                 if micros <= 0:
                     return
+
+    cpdef poll(self):
+        """Look for I/O without waiting (a selector loop); a plain loop has none."""
 
     def stop(self):
         """End ``run`` after the order being run; safe from any thread."""
@@ -429,6 +535,8 @@ cdef class SparkleLoop:
     cdef object _run_next(self, bint want_order):
         """Pop the next order, run it and its extras; return it as a WorkOrder when asked."""
         cdef Order order = self._pop()
+        if self.low_watch >= 0 and self._count <= self.low_watch:
+            self.bound.drained(self)  # it asked: the order just taken stays alive meanwhile
         tonic = <object>order.tonic
         entry = <object>order.entry
         args = <object>order.args
@@ -446,6 +554,7 @@ cdef class SparkleLoop:
         """Run the next ready order and its extra sparkles; None when nothing is ready."""
         if self._count == 0:
             return None
+        self._ran += 1
         try:
             return self._run_next(True)
         finally:
@@ -460,14 +569,29 @@ cdef class SparkleLoop:
 
     def run(self):
         """Run orders and timers until ``stop``."""
-        cdef Py_ssize_t count
+        cdef Py_ssize_t count, since_poll = 0, planned
+        cdef Py_ssize_t poll_every = self.poll_every
         self._thread_id = PyThread_get_thread_ident()
         try:
             while not self._stopped:
                 count = self._count
+                if count > self._high:
+                    self._high = count
+                if poll_every and count > poll_every:
+                    count = poll_every
+                planned = count
                 while count > 0 and not self._stopped:  # stop() ends run after this order
+                    if self._count == 0:  # a bound dropped what was left of this pass
+                        break
                     count -= 1
                     self._run_next(False)
+                self._ran += planned - count
+                if poll_every:
+                    since_poll += planned - count
+                    if since_poll >= poll_every and self._count and not self._stopped:
+                        self._set_current(None, None, None, None)
+                        self.poll()
+                        since_poll = 0
                 timeout = None
                 deadline = self.timers.next_deadline()
                 if deadline is not None:
@@ -479,6 +603,7 @@ cdef class SparkleLoop:
                     timeout = deadline - now
                 if self._count == 0 and not self._stopped:
                     self.wait(timeout)
+                    since_poll = 0
         finally:
             self._set_current(None, None, None, None)
 

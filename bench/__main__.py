@@ -212,6 +212,12 @@ METHOD_NOTES = (
     "- creation: the class is built with `type()` (17 generic sparkles and 3 with a handler "
     "in each of 3 states); bytes per tonic are traced with `tracemalloc` in a separate run "
     "on at most 500 live tonics, after their start-up sparkles have run.",
+    "- overflow: the policies run one after the other in one process (block, drop_newest, "
+    "drop_oldest, raise, signal, then unbounded): RSS growth is the peak resident memory "
+    "(sampled every 2 ms) above the start of that run, so memory an earlier run freed and "
+    "the next reuses does not count; the unbounded run comes last for that reason. 'lost' "
+    "counts orders dropped by the bound or refused to the sender ('raise'); 'signal' has a "
+    "tonic producer that pauses between `ttse__on_queue_high` and `ttse__on_queue_low`.",
 )
 
 

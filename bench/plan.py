@@ -91,6 +91,19 @@ WORKLOADS: tuple[Workload, ...] = (
               _cost("finish_newest_us", "finishing: newest first", "µs/tonic")),
              size_overrides={"upstream": 2_000},
              override_reason="TaskTonic 0.2.4 creates a tonic in ~0.5 ms: 2,000 children"),
+    Workload("overflow", 25_000, "25,000 IoT payloads, as fast as a thread sends them, to a "
+             "tonic that spends 40 µs on each: no bound, then max_queue=1,000 under each "
+             "policy", ("compiled", "pure"),
+             tuple(m for policy in ("block", "drop_newest", "drop_oldest", "raise", "signal",
+                                    "unbounded")
+                   for m in (_rate(f"overflow_{policy}_ops", f"overflow {policy}: delivered"),
+                             _cost(f"overflow_{policy}_peak", f"overflow {policy}: most waiting",
+                                   "orders", ratios=False),
+                             _cost(f"overflow_{policy}_mb", f"overflow {policy}: RSS growth",
+                                   "MB", ratios=False),
+                             _cost(f"overflow_{policy}_lost", f"overflow {policy}: lost",
+                                   "orders", ratios=False))),
+             warmup_divisor=25),
     Workload("creation", 10_000, "10,000 tonics of a class with 20 sparkles and 3 states",
              FRAMEWORKS,
              (_cost("creation_us", "creation", "µs/tonic"),

@@ -348,6 +348,154 @@ def finishing(tt: ModuleType, size: int) -> dict:
     return metrics
 
 
+# -- 4c. overflow ------------------------------------------------------------------------------
+#: What the overflow workload compares: each policy of a bound catalyst, then no bound (last:
+#: the memory it takes is not given back to the process, and would hide the others' growth).
+OVERFLOW_POLICIES = ("block", "drop_newest", "drop_oldest", "raise", "signal", "unbounded")
+#: The consumer's cost per order: ten times the dearest send (pure, ~4 µs) or more.
+OVERFLOW_WORK_S = 40e-6
+OVERFLOW_MAX_QUEUE = 1_000
+
+
+class RssPeak:
+    """The peak resident set size while it runs, sampled every 2 ms from /proc (Linux)."""
+
+    def __init__(self) -> None:
+        self.peak = self.base = self._rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="bench-rss", daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _rss() -> int:
+        try:
+            with open("/proc/self/statm") as statm:
+                return int(statm.read().split()[1]) * 4096
+        except OSError:
+            return 0
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.002):
+            self.peak = max(self.peak, self._rss())
+
+    def growth_mb(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return max(0, self.peak - self.base) / 2**20
+
+
+def overflow(tt: ModuleType, size: int) -> dict:
+    """A producer ten times faster than its consumer, without a bound and under each policy.
+
+    A plain thread (for 'signal': a tonic on its own catalyst, which pauses at
+    ``ttse__on_queue_high`` and resumes at ``ttse__on_queue_low``) sends ``size`` IoT payloads
+    as fast as it can to a tonic that spends ``OVERFLOW_WORK_S`` on each, on a catalyst bounded
+    at ``OVERFLOW_MAX_QUEUE`` orders. Per policy: orders delivered per second (first send to
+    last delivery), the growth of the process's resident memory, and the orders lost (dropped
+    by the bound, or refused to the sender by 'raise'), and the most orders that waited.
+    """
+    metrics: dict[str, float] = {}
+    for policy in OVERFLOW_POLICIES:
+        gc.collect()
+        rss = RssPeak()
+        delivered, lost, seconds, peak = _overflow_run(tt, size, policy)
+        metrics[f"overflow_{policy}_mb"] = rss.growth_mb()
+        metrics[f"overflow_{policy}_peak"] = peak
+        metrics[f"overflow_{policy}_ops"] = delivered / seconds
+        metrics[f"overflow_{policy}_lost"] = lost
+    return metrics
+
+
+def _spin(seconds: float) -> None:
+    end = perf_counter() + seconds
+    while perf_counter() < end:
+        pass
+
+
+def _overflow_run(tt: ModuleType, size: int, policy: str) -> tuple[int, int, float, int]:
+    result: dict = {"refused": 0}
+    payload = iot_payload()
+    bound = {} if policy == "unbounded" else {"max_queue": OVERFLOW_MAX_QUEUE,
+                                               "overflow": policy}
+
+    class Sink(tt.ttTonic):
+        received = 0
+
+        def ttsc__reading(self, reading):
+            _spin(OVERFLOW_WORK_S)
+            self.received += 1
+
+        def ttsc__end(self):
+            result["seconds"] = perf_counter() - result["t0"]
+            result["received"] = self.received
+            result["peak"] = self.catalyst.stats().high_water
+            self.finish()
+            self.base.ttse__done()
+
+    def wait_drained(worker: Any) -> None:
+        while worker.stats().queued:
+            threading.Event().wait(0.001)
+
+    def produce(sink: Any, worker: Any) -> None:
+        send = sink.ttsc__reading
+        result["t0"] = perf_counter()
+        for _ in repeat(None, size):
+            try:
+                send(payload)
+            except tt.ttQueueFull:
+                result["refused"] += 1
+        wait_drained(worker)  # a bounded queue has room for the end marker once drained
+        sink.ttsc__end()
+
+    class Producer(tt.ttTonic):
+        """'signal': sends in batches, pauses while the worker says it is full."""
+
+        def __init__(self, sink, worker, **kwargs):
+            super().__init__(**kwargs)
+            self.sink, self.worker, self.left, self.paused = sink, worker, size, False
+
+        def ttse__on_start(self):
+            result["t0"] = perf_counter()
+            self.tts__batch()
+
+        def tts__batch(self):
+            send = self.sink.ttsc__reading
+            for _ in repeat(None, min(100, self.left)):
+                send(payload)
+            self.left -= min(100, self.left)
+            if not self.left:
+                threading.Thread(target=lambda: (wait_drained(self.worker),
+                                                 self.sink.ttsc__end()), daemon=True).start()
+                self.finish()
+            elif not self.paused:
+                self.tts__batch()
+
+        def ttse__on_queue_high(self, catalyst):
+            self.paused = True
+
+        def ttse__on_queue_low(self, catalyst):
+            if self.paused and self.left:
+                self.paused = False
+                self.tts__batch()
+
+    class Driver(tt.ttTonic):
+        def ttse__on_start(self):
+            worker = tt.ttCatalyst(name="bench_worker", **bound)
+            sink = Sink(catalyst=worker)
+            if policy == "signal":
+                Producer(sink, worker, catalyst=tt.ttCatalyst(name="bench_producer"))
+            else:
+                threading.Thread(target=produce, args=(sink, worker), name="bench-producer",
+                                 daemon=True).start()
+
+        def ttse__done(self):
+            self.finish()
+
+    run_app(tt, Driver)
+    delivered = result["received"]
+    return delivered, size - delivered, result["seconds"], result["peak"]
+
+
 # -- 5. creation -------------------------------------------------------------------------------
 def generated_class(tt: ModuleType) -> type:
     """A tonic class with 20 sparkles and 3 states, built by ``type()`` as a generator would.

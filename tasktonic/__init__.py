@@ -9,6 +9,7 @@ from .catalyst import ttCatalyst
 from .distiller import ttDistiller, ttDistillerFormula
 from .errors import ttError, ttSparkleError
 from .essence import ttEssence, ttLiquid
+from .flow import QueueStats, ttQueueFull
 from .formula import ttFormula
 from .ledger import ttLedger
 from .log import ttLog
@@ -32,7 +33,8 @@ from .tonic import ttTonic
 __version__ = "0.1.0"
 
 __all__ = [
-    "implementation", "ttCatalyst", "ttError", "ttSparkleError", "ttEssence", "ttLiquid",
+    "implementation", "QueueStats", "ttCatalyst", "ttError", "ttQueueFull", "ttSparkleError",
+    "ttEssence", "ttLiquid",
     "ttFormula", "ttDistiller", "ttDistillerFormula", "ttLedger", "ttLog", "ttShared",
     "ttSparkleStack", "ttStore", "ttTimerEveryDay",
     "ttTimerEveryHour", "ttTimerEveryMinute", "ttTimerEveryMonth", "ttTimerEveryWeek",

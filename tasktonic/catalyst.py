@@ -24,6 +24,11 @@ the fast loop (compiled when available) and has no catalyst queue (``catalyst_qu
   it wants, ``self.extra_sparkles`` / ``self.run_extra_sparkles()``.
 
 ``ttSelectorCatalyst`` (``tasktonic.selector``) remains the recommended way to wait on sockets.
+
+Flow control: ``max_queue=N`` bounds the work orders waiting on the catalyst and ``overflow``
+says what a sender that finds it full gets (``tasktonic/flow.py``); the formula keys
+``tasktonic/queue/max``, ``tasktonic/queue/overflow`` and ``tasktonic/queue/block_timeout``
+are the defaults. ``stats()`` tells what the queue has seen.
 """
 from __future__ import annotations
 
@@ -37,6 +42,7 @@ from . import _context, lifecycle
 from ._switch import loop as _loop
 from .errors import handle_sparkle_error
 from .essence import ttEssence
+from .flow import QueueBound, QueueStats, check_bound_settings
 from .ledger import MAIN_CATALYST_NAME, ttLedger
 from .log import trace_sparkle, ttLog
 from .queue_loop import QueueLoop
@@ -89,7 +95,9 @@ class ttCatalyst(ttTonic):
             self._tt_sparkle_loop.thread_id = threading.get_ident()
 
     def __init__(self, name: str | None = None, context: Any = None, log_mode: Any = None,
-                 dont_start_yet: bool = False, **kwargs: Any) -> None:
+                 dont_start_yet: bool = False, max_queue: int | None = None,
+                 overflow: str | None = None, block_timeout: float | None = None,
+                 **kwargs: Any) -> None:
         kwargs.pop("catalyst", None)  # a catalyst always runs itself
         super().__init__(name=name, context=context, log_mode=log_mode, **kwargs)
         if self.id == 0:
@@ -97,6 +105,38 @@ class ttCatalyst(ttTonic):
         self._tt_start_now = not dont_start_yet
         if self._tt_log_mode >= ttLog.FULL:
             self._tt_sparkle_loop.tracer = trace_sparkle
+        self._tt_bound_queue(max_queue, overflow, block_timeout)
+
+    def _tt_bound_queue(self, max_queue: int | None, overflow: str | None,
+                        block_timeout: float | None) -> None:
+        """Bound the queue as asked, else as the formula says (unbounded by default)."""
+        ledger = ttLedger()
+        if max_queue is None:
+            max_queue = ledger.setting("tasktonic/queue/max")
+        if overflow is None:
+            overflow = ledger.setting("tasktonic/queue/overflow", "block")
+        if block_timeout is None:
+            block_timeout = ledger.setting("tasktonic/queue/block_timeout")
+        check_bound_settings(self.name, max_queue, overflow, block_timeout)
+        if max_queue is None:
+            return
+        loop = self._tt_sparkle_loop
+        if isinstance(loop, QueueLoop):
+            raise TypeError(f"tasktonic: catalyst {self.name!r} has its own catalyst queue "
+                            "(new_catalyst_queue() or sparkle() overridden): bound that queue "
+                            "itself instead of passing max_queue")
+        loop.set_bound(QueueBound(self, max_queue, overflow, block_timeout))
+
+    def stats(self) -> QueueStats:
+        """What this catalyst's queue has seen: waiting now, high water, dropped, run."""
+        loop = self._tt_sparkle_loop
+        bound = getattr(loop, "bound", None)
+        return QueueStats(
+            queued=len(loop), high_water=loop.high_water,
+            dropped=0 if bound is None else bound.dropped, run=loop.ran,
+            blocked=0 if bound is None else bound.blocked,
+            max_queue=None if bound is None else bound.max_queue,
+            overflow=None if bound is None else bound.overflow)
 
     @property
     def is_main(self) -> bool:

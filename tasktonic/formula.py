@@ -16,6 +16,7 @@ from typing import Any
 from . import lifecycle, log as _log_module
 from .catalyst import join_catalyst_threads, ttCatalyst
 from .errors import ERROR_POLICIES
+from .flow import check_bound_settings
 from .ledger import MAIN_CATALYST_NAME, LedgerAttribute, ttLedger
 from .log import ttLog
 
@@ -44,6 +45,9 @@ def prepare_settings(ledger: ttLedger, settings: Any) -> None:
     if policy not in ERROR_POLICIES:
         raise ValueError(f"tasktonic: 'tasktonic/errors/policy' must be one of "
                          f"{', '.join(ERROR_POLICIES)}; got {policy!r}")
+    check_bound_settings("default for every catalyst", ledger.setting("tasktonic/queue/max"),
+                         ledger.setting("tasktonic/queue/overflow", "block"),
+                         ledger.setting("tasktonic/queue/block_timeout"))
     _log_module.set_sink(ledger.setting("tasktonic/log/to"))
 
 

@@ -90,6 +90,7 @@ class QueueLoop:
         self.thread_id: int | None = None
         self._stopped = False
         self._closed = False
+        self._high = 0
 
     # -- what the rest of tasktonic reads --------------------------------------------------
     def __len__(self) -> int:
@@ -119,6 +120,16 @@ class QueueLoop:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def ran(self) -> int:
+        """How many orders have been run (``run``, ``step``, ``_execute_sparkle``)."""
+        return self._inner.ran
+
+    @property
+    def high_water(self) -> int:
+        """The most orders seen waiting (at each take, as far as the queue tells its size)."""
+        return max(self._high, len(self))
 
     @property
     def stopped(self) -> bool:
@@ -172,6 +183,9 @@ class QueueLoop:
         if entry is _WAKE_SPARKLE:
             return
         inner = self._inner
+        waiting = len(self) + 1
+        if waiting > self._high:
+            self._high = waiting
         inner.push((tonic, entry, tuple(args), dict(kwargs) if kwargs else {}))
         inner.step()
         self.run_extra()

@@ -54,6 +54,10 @@ class ttTonic(ttEssence):
 
     #: The catalyst that runs this tonic's sparkles (a catalyst is its own).
     catalyst: ttCatalyst
+    #: The lifecycle's own public sparkles: like every ``_ttss__`` sparkle they bypass a
+    #: catalyst's queue bound, so a full catalyst can always start and finish its tonics.
+    _tt_system_sparkles = ("ttsc__finish", "ttse__on_start", "ttse__on_queue_high",
+                           "ttse__on_queue_low")
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -234,6 +238,14 @@ class ttTonic(ttEssence):
     @_noop
     def ttse__on_service_base_completed(self, base: Any) -> None:
         """A service hears that one of the tonics using it has finished."""
+
+    @_noop
+    def ttse__on_queue_high(self, catalyst: Any) -> None:
+        """A catalyst with ``overflow='signal'`` is full: this tonic should send less to it."""
+
+    @_noop
+    def ttse__on_queue_low(self, catalyst: Any) -> None:
+        """A catalyst that said ``ttse__on_queue_high`` has drained to its low water mark."""
 
     def on_sparkle_error(self, sparkle: str, error: Exception) -> bool:
         """Override to handle this tonic's sparkle errors; return True when handled."""

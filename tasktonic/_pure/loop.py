@@ -38,13 +38,32 @@ as ``WorkOrder(tonic, sparkle, args, kwargs)``. The compiled twin must match thi
   with a debug line and makes the loop closed: from then on every order sent to it, from any
   thread, is dropped the same way, never run and never kept. ``drain()`` removes and returns the
   queued orders without closing. Queued orders are visible to the garbage collector.
-* ``SparkleEntry`` is the sparkle part of a work order: its name and its handler per state.
+* ``SparkleEntry`` is the sparkle part of a work order: its name, its handler per state, and
+  ``system`` (a lifecycle sparkle: it bypasses a queue bound).
 * ``FINISHED_LOOP`` is a closed loop: a finished tonic points at it.
+* A bound (``set_bound(bound)``, ``tasktonic/flow.py``; None, the default, means no bound)
+  sees every order that is not ``system``, from any thread: the loop hands it to
+  ``bound.push(loop, order)``, which appends it with ``append(order)`` or refuses
+  it (``drop_oldest()`` removes the oldest non-system order for it). While ``low_watch`` is
+  not -1, the loop calls ``bound.drained(loop)`` each time an order taken from the queue
+  leaves ``low_watch`` or fewer waiting; ``close()`` calls ``bound.closed(loop)``. Here, in the
+  pure twin, a bounded loop's queue is guarded by ``bound.lock``; the compiled twin relies on
+  the GIL (its queue operations run no Python code).
+* Counters: ``ran`` (orders taken from the queue by ``run`` and ``step``) and ``high_water``
+  (the most orders seen waiting: at the start of each pass, at each push from another thread
+  and at each push through a bound). While ``run`` runs orders they may lag: they are exact
+  whenever the loop waits, fires timers or has stopped, and otherwise at most one pass or 64
+  orders behind.
+* ``set_bound`` and ``poll_every`` are set before ``run`` starts: it reads them once.
+* With ``poll_every = N`` (0, the default, means never) one pass runs at most N orders and
+  ``poll()`` is called once N orders have run since the last wait or poll while more are
+  ready: a selector loop looks at its sockets without waiting, so a busy loop cannot starve
+  its I/O.
 
-Subclasses (the selector catalyst) override ``block(timeout)`` and ``wake()`` only: ``wait``
-keeps the protocol (mark sleeping, sleep only if nothing is ready) and calls ``block``; a
-``wake`` that comes before ``block`` must make it return at once (several such wakes end one
-``block`` only, like an Event that is set).
+Subclasses (the selector catalyst) override ``block(timeout)``, ``wake()`` and ``poll()`` only:
+``wait`` keeps the protocol (mark sleeping, sleep only if nothing is ready) and calls
+``block``; a ``wake`` that comes before ``block`` must make it return at once (several such
+wakes end one ``block`` only, like an Event that is set).
 """
 from __future__ import annotations
 
@@ -75,11 +94,12 @@ class WorkOrder(NamedTuple):
 class SparkleEntry:
     """One sparkle of one class: its name and its handler for every state."""
 
-    __slots__ = ("name", "table", "by_state", "generic", "__weakref__")
+    __slots__ = ("name", "table", "by_state", "generic", "system", "__weakref__")
 
     def __init__(self, name: str, generic: Callable | None, by_state: dict[str, Callable],
-                 state_names: tuple[str, ...]) -> None:
+                 state_names: tuple[str, ...], system: bool = False) -> None:
         self.name = name
+        self.system = system
         self.generic = generic
         self.by_state = by_state
         self.table = ((generic,) + tuple(by_state.get(s, generic) for s in state_names)
@@ -94,6 +114,10 @@ class SparkleEntry:
         if handler is None:
             return None
         return handler(tonic, *args, **kwargs)
+
+
+def _is_system(entry: Any) -> bool:
+    return getattr(entry, "system", False)
 
 
 def _dropped(tonic: Any, entry: Any) -> None:
@@ -125,6 +149,12 @@ class SparkleLoop:
         self._sleeping = False
         self._stopped = False
         self._closed = False
+        self.bound: Any = None
+        self._lock: Any = None  # bound.lock while bounded
+        self.low_watch = -1
+        self.poll_every = 0
+        self._ran = 0
+        self._high = 0
 
     def __len__(self) -> int:
         return len(self._ready)
@@ -146,9 +176,55 @@ class SparkleLoop:
         """True once ``close`` ran: every order sent here is dropped."""
         return self._closed
 
+    @property
+    def ran(self) -> int:
+        """How many orders ``run`` and ``step`` have taken from the queue."""
+        return self._ran
+
+    @property
+    def high_water(self) -> int:
+        """The most orders seen waiting."""
+        return max(self._high, len(self._ready))
+
     def push(self, order: tuple) -> None:
         """Append an order from the loop's own thread."""
         self._ready.append(order)
+
+    def _push_bounded(self, order: tuple) -> None:
+        # ``push`` of a bounded loop: the bound sees the order unless it is a system one
+        if _is_system(order[1]):
+            with self._lock:
+                self._ready.append(order)
+        else:
+            self.bound.push(self, order)
+
+    def set_bound(self, bound: Any) -> None:
+        """Put every non-system order through ``bound`` from now on (None: no bound)."""
+        self.bound = bound
+        self._lock = None if bound is None else bound.lock
+        # the shadowing bound method, as in __init__
+        push: Callable[[tuple], None] = (
+            self._ready.append if bound is None else self._push_bounded)
+        self.push = push  # type: ignore[method-assign,assignment]
+
+    def append(self, order: tuple) -> None:
+        """Append an order as it is: the bound's way in, under ``bound.lock``."""
+        ready = self._ready
+        ready.append(order)
+        if len(ready) > self._high:
+            self._high = len(ready)
+
+    def drop_oldest(self) -> WorkOrder | None:
+        """Remove and return the oldest order that is not a system one (None: there is none).
+
+        The bound calls it under ``bound.lock``.
+        """
+        ready = self._ready
+        for index, order in enumerate(ready):
+            if not _is_system(order[1]):
+                del ready[index]
+                return WorkOrder(*order)
+        return None
 
     def push_threadsafe(self, tonic: Any, entry: Any, args: tuple, kwargs: dict) -> None:
         """Queue an order from another thread: copy the arguments, append, wake the loop."""
@@ -160,7 +236,16 @@ class SparkleLoop:
                 args, kwargs = copy_call(args, kwargs)
             except Exception as exc:
                 raise _copy_error(tonic, entry, exc) from exc
-        self._ready.append((tonic, entry, args, kwargs))
+        if self.bound is None:
+            ready = self._ready
+            ready.append((tonic, entry, args, kwargs))
+            if len(ready) > self._high:
+                self._high = len(ready)
+        elif _is_system(entry):
+            with self._lock:
+                self.append((tonic, entry, args, kwargs))
+        else:
+            self.bound.push(self, (tonic, entry, args, kwargs))
         if self._closed:  # closed while we appended: drop it as close() would have
             self._drop_queued()
         elif self._sleeping:
@@ -181,6 +266,8 @@ class SparkleLoop:
         self.thread_id = None
         self._current = None
         self._drop_queued()
+        if self.bound is not None:
+            self.bound.closed(self)
 
     def _drop_queued(self) -> None:
         for tonic, entry, _args, _kwargs in self.drain():
@@ -204,6 +291,9 @@ class SparkleLoop:
         """Wait for ``wake`` (or ``timeout``); what ``wait`` calls once nothing is ready."""
         self._wakeup.wait(timeout)
         self._wakeup.clear()
+
+    def poll(self) -> None:
+        """Look for I/O without waiting (a selector loop); a plain loop has none."""
 
     def stop(self) -> None:
         """End ``run`` after the order being run; safe from any thread."""
@@ -234,11 +324,23 @@ class SparkleLoop:
         finally:
             self._current = previous
 
+    def _take_bounded(self) -> tuple:
+        # popleft of a bounded loop: under the bound's lock, then tell the bound when it asked
+        with self._lock:
+            order: tuple = self._ready.popleft()
+        if self.low_watch >= 0 and len(self._ready) <= self.low_watch:
+            self.bound.drained(self)
+        return order
+
     def step(self) -> WorkOrder | None:
         """Run the next ready order and its extra sparkles; None when nothing is ready."""
         if not self._ready:
             return None
-        order = self._ready.popleft()
+        try:
+            order = self._ready.popleft() if self.bound is None else self._take_bounded()
+        except IndexError:  # the bound dropped the last one
+            return None
+        self._ran += 1
         try:
             self._run_one(order)
             self.run_extra()
@@ -258,15 +360,30 @@ class SparkleLoop:
         self.thread_id = get_ident()
         ready = self._ready
         extra = self._extra
-        popleft = ready.popleft
         timers = self.timers
         on_error = self._on_error
+        popleft = ready.popleft if self.bound is None else self._take_bounded
+        poll_every = self.poll_every
+        since_poll = 0
+        # The counters live in locals while orders run and are published every 64 orders and
+        # whenever the loop pauses: an attribute store per pass, or an int above 256 (which
+        # is allocated), costs a chain of sparkles 15%.
+        ran = high = 0
         try:
             while not self._stopped:
                 count = len(ready)
+                if count > high:
+                    high = count
+                if poll_every and count > poll_every:
+                    count = poll_every
+                planned = count
                 while count and not self._stopped:  # stop() ends run after this order
                     count -= 1
-                    order = popleft()
+                    try:
+                        order = popleft()
+                    except IndexError:  # a bound dropped what was left of this pass
+                        count += 1
+                        break
                     tonic, entry, args, kwargs = order
                     handler = entry.table[tonic._tt_state]
                     if handler is not None:
@@ -282,6 +399,15 @@ class SparkleLoop:
                         _dropped(tonic, entry)
                     if extra:
                         self.run_extra()
+                ran += planned - count
+                if ran >= 64:
+                    ran, high = self._publish(ran, high)
+                if poll_every:
+                    since_poll += planned - count
+                    if since_poll >= poll_every and ready and not self._stopped:
+                        self._current = None
+                        self.poll()
+                        since_poll = 0
                 # this frame must not keep the last order alive while timers fire or it waits
                 order = tonic = entry = args = kwargs = handler = tracer = None
                 deadline = timers.next_deadline()
@@ -290,13 +416,24 @@ class SparkleLoop:
                     now = monotonic()
                     if deadline <= now:
                         self._current = None  # no order runs now
+                        ran, high = self._publish(ran, high)
                         self.fire_due(now)
                         continue
                     timeout = deadline - now
                 if not ready and not self._stopped:
+                    ran, high = self._publish(ran, high)
                     self.wait(timeout)
+                    since_poll = 0
         finally:
             self._current = None
+            self._publish(ran, high)
+
+    def _publish(self, ran: int, high: int) -> tuple[int, int]:
+        # run()'s counters into the attributes that ``ran`` and ``high_water`` read
+        self._ran += ran
+        if high > self._high:
+            self._high = high
+        return 0, 0
 
     def drain(self) -> list[WorkOrder]:
         """Remove and return the orders still queued, oldest first."""
@@ -304,9 +441,14 @@ class SparkleLoop:
         ready = self._ready
         while ready:
             try:
-                orders.append(WorkOrder(*ready.popleft()))
+                if self._lock is None:
+                    order = ready.popleft()
+                else:
+                    with self._lock:
+                        order = ready.popleft()
             except IndexError:  # another thread drained the last one
                 break
+            orders.append(WorkOrder(*order))
         return orders
 
 
