@@ -394,3 +394,23 @@ def test_tls_with_a_self_signed_certificate(tmp_path: Path):
         server.stop()
     assert tonics[0].received == [(f"probe/{i}", {"secret": 42}) for i in range(200)] + [
         ("probe/200", [0])]
+
+
+def test_without_paho_the_import_error_names_the_extra():
+    code = ("import sys; sys.modules['paho'] = None\n"
+            "try:\n    import tasktonic.mqtt\nexcept ImportError as exc:\n    print(exc)\n"
+            "from tasktonic.info import integrations\n"
+            "for what, state in integrations():\n    print(what, '=>', state)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, timeout=60)
+    assert done.returncode == 0, done.stderr
+    first, *info = done.stdout.splitlines()
+    assert "pip install 'tasktonic[mqtt]'" in first and "paho-mqtt" in first
+    assert "mqtt bridge (tasktonic.mqtt) => not available: " in info[0]
+    assert info[1].startswith("msgpack payloads => available")
+
+
+def test_without_msgpack_the_codec_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "msgpack", None)
+    with pytest.raises(ImportError, match=r"tasktonic\[mqtt\]"):
+        CODECS["msgpack"]()
