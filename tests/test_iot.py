@@ -23,7 +23,7 @@ from tasktonic.iot.model import (
     partition_of,
     percentile,
 )
-from tasktonic.iot.pipeline import Controller, Device, Fleet, run_controller
+from tasktonic.iot.pipeline import Controller, Fleet, run_controller
 from tests.conftest import run_app
 
 
@@ -77,11 +77,15 @@ def test_site_stats_drop_duplicates_and_keep_a_rolling_window():
     assert percentile([3.0, 1.0, 2.0], 0.5) == 2.0
 
 
-@pytest.mark.parametrize("catalysts", [1, 3])
-def test_flat_out_run_aggregates_every_event_once(catalysts):
-    summary = run_fleet(FleetConfig(devices=250, rate=0, readings=40, catalysts=catalysts))
+# (100, 4): three catalysts host no aggregator, only devices that finish fast. Before device
+# groups, such a catalyst could finish under the controller still creating devices on it
+# (seen once under load in `make test`; a race, so this case exercises the shape rather than
+# reproducing it reliably)
+@pytest.mark.parametrize("devices, catalysts", [(250, 1), (250, 3), (100, 4)])
+def test_flat_out_run_aggregates_every_event_once(devices, catalysts):
+    summary = run_fleet(FleetConfig(devices=devices, rate=0, readings=40, catalysts=catalysts))
     # every device emits 40 readings plus one event per alarm raised
-    assert summary["events"] == 250 * 40 + summary["alarms"]
+    assert summary["events"] == devices * 40 + summary["alarms"]
     assert summary["lost"] == 0 and summary["duplicates"] == 0
     assert summary["incomplete_sites"] == 0
     assert summary["implementation"] == tasktonic.implementation
@@ -122,9 +126,7 @@ class _LossyFleet(Controller):
         super().ttse__on_start()
         aggregator = self.aggregator(0, sources=10)
         dropper = _Dropper(aggregator, event_id(4, 3), catalyst=self.catalysts[0])
-        self.start_deadline()
-        for d in range(10):
-            Device(d, dropper, 5, 0.0, self.config.thresholds, catalyst=self.catalysts[0])
+        self.start_devices(lambda d: dropper)
 
 
 def test_a_lost_event_is_counted_at_the_deadline():

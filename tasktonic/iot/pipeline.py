@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,8 +39,8 @@ from .model import (
     summarise,
 )
 
-__all__ = ["FleetConfig", "Device", "SiteAggregator", "Controller", "Fleet", "run_fleet",
-           "run_controller", "Progress", "TWIN_PERIOD_S"]
+__all__ = ["FleetConfig", "Device", "DeviceGroup", "SiteAggregator", "Controller", "Fleet",
+           "run_fleet", "run_controller", "Progress", "TWIN_PERIOD_S"]
 
 #: How often an aggregator writes its site's statistics into the twin.
 TWIN_PERIOD_S = 0.5
@@ -143,6 +143,29 @@ class Device(ttTonic):
             self.tts__read()
 
 
+class DeviceGroup(ttTonic):
+    """The devices of one worker catalyst, created on that catalyst's own thread.
+
+    Why a group: a catalyst finishes once the last tonic it hosts has finished, and a device
+    that runs flat out can finish before the controller has created the next one on the same
+    catalyst. The group is hosted there from the start and lives until the run ends, and it
+    creates its devices itself (no cross-thread hosting for each of them).
+    """
+
+    def __init__(self, devices: Sequence[int], sink_of: Callable[[int], Any],
+                 config: FleetConfig, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.devices = devices
+        self.sink_of = sink_of
+        self.config = config
+
+    def ttse__on_start(self) -> None:
+        config = self.config
+        period = 1.0 / config.rate if config.rate else 0.0
+        for d in self.devices:
+            Device(d, self.sink_of(d), config.readings_per_device, period, config.thresholds)
+
+
 class SiteAggregator(ttTonic):
     """One site's statistics and twin; reports to ``controller`` once every event is in."""
 
@@ -213,6 +236,15 @@ class Controller(ttTonic):
                 site, sources, self, catalyst=self.catalysts[site % len(self.catalysts)])
         return aggregator
 
+    def start_devices(self, sink_of: Callable[[int], Any]) -> None:
+        """One DeviceGroup per worker catalyst, the devices dealt round-robin; and the deadline.
+        ``sink_of(device)`` is the tonic that device reports to."""
+        self.start_deadline()
+        cats = self.catalysts
+        devices = range(self.config.devices)
+        for i, catalyst in enumerate(cats):
+            DeviceGroup(devices[i::len(cats)], sink_of, self.config, catalyst=catalyst)
+
     def start_deadline(self) -> None:
         """From now, wait ``config.deadline_s`` for every event; then count the rest lost."""
         self.t0 = time.perf_counter()
@@ -272,13 +304,8 @@ class Fleet(Controller):
         config = self.config
         for site in range(config.sites):
             self.aggregator(site, min(DEVICES_PER_SITE, config.devices - site * DEVICES_PER_SITE))
-        self.start_deadline()
-        period = 1.0 / config.rate if config.rate else 0.0
-        readings = config.readings_per_device
-        cats = self.catalysts
-        for d in range(config.devices):
-            Device(d, self.aggregators[d // DEVICES_PER_SITE], readings, period,
-                   config.thresholds, catalyst=cats[d % len(cats)])
+        aggregators = self.aggregators
+        self.start_devices(lambda d: aggregators[d // DEVICES_PER_SITE])
 
 
 def run_fleet(config: FleetConfig, on_progress: ProgressCallback | None = None

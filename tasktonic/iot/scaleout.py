@@ -26,7 +26,7 @@ from .. import _switch
 from ..mqtt import ttMqttBridge
 from ..tonic import ttTonic
 from .model import DEVICE, DEVICES_PER_SITE, SITE, Event, partition_of
-from .pipeline import Controller, Device, FleetConfig, ProgressCallback, run_controller
+from .pipeline import Controller, FleetConfig, ProgressCallback, run_controller
 
 __all__ = ["PREFIX", "DevicesNode", "AggregatorNode", "run_devices", "run_aggregators",
            "parse_address"]
@@ -113,16 +113,11 @@ class DevicesNode(Controller):
         self.ready.update(p for p in payload if isinstance(p, int))
         if self.ready >= set(range(self.partitions)):
             self.started = True
-            self.start_devices()
+            self.start_publishing()
 
-    def start_devices(self) -> None:
-        config = self.config
-        self.start_deadline()
-        period = 1.0 / config.rate if config.rate else 0.0
-        cats = self.catalysts
-        for d in range(config.devices):
-            Device(d, self.uplink, config.readings_per_device, period, config.thresholds,
-                   catalyst=cats[d % len(cats)])
+    def start_publishing(self) -> None:
+        uplink = self.uplink
+        self.start_devices(lambda d: uplink)
 
     def events_so_far(self) -> tuple[int, int]:
         return self.uplink.published, 0
