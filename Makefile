@@ -14,7 +14,7 @@ PY_ID := import platform, sys; print(platform.python_implementation(), '%d.%d' %
 VPY   := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: all demo test test-pythons bench clean
+.PHONY: all demo examples test test-pythons bench clean
 
 all: test
 
@@ -34,7 +34,12 @@ $(STAMP): pyproject.toml setup.py $(wildcard _core/*.pyx _core/*.pxd)
 	fi
 	@touch $@
 
+# The IoT fleet demo with its embedded defaults (no broker, no server; a few seconds).
 demo: $(STAMP)
+	$(VPY) -m tasktonic demo
+
+# The small examples, one after the other.
+examples: $(STAMP)
 	$(VPY) -m examples
 
 # Suite runs twice: the compiled core (required: a silently pure run cannot pass as

@@ -11,7 +11,7 @@ import asyncio
 import threading
 from collections.abc import Callable
 from itertools import repeat
-from time import monotonic, perf_counter, process_time
+from time import monotonic, perf_counter, process_time, time
 from typing import Any
 
 from .workloads import (
@@ -155,3 +155,103 @@ def timers(loop: asyncio.AbstractEventLoop, size: int) -> dict:
 
     run_loop(loop, start)
     return summarise_timers(result, lateness, size)
+
+
+def iot(loop: asyncio.AbstractEventLoop, devices: int) -> dict:
+    """``bench.workloads.iot`` with callbacks: the same model classes (``tasktonic.iot.model``)
+    and a ``DataTree`` twin (the data structure under ``ttStore``), each device and each site
+    aggregator an object whose methods are queued with ``call_soon`` as a tonic's sparkles are.
+    """
+    from tasktonic.datatree import DataTree
+    from tasktonic.iot.model import (
+        DEVICE,
+        DEVICES_PER_SITE,
+        LEVEL,
+        LEVELS,
+        Sensor,
+        SiteStats,
+        Thresholds,
+        summarise,
+    )
+    from tasktonic.iot.pipeline import TWIN_PERIOD_S
+
+    from .plan import IOT_READINGS
+
+    call_soon, call_later = loop.call_soon, loop.call_later
+    twin, thresholds = DataTree(), Thresholds()
+    sites = (devices + DEVICES_PER_SITE - 1) // DEVICES_PER_SITE
+    result: dict = {"left": sites}
+
+    def site_complete() -> None:
+        result["left"] -= 1
+        if not result["left"]:
+            result["seconds"] = perf_counter() - result["t0"]
+            loop.stop()
+
+    class Aggregator:
+        def __init__(self, site: int, sources: int) -> None:
+            self.site, self.sources, self.expected = site, sources, 0
+            self.stats = SiteStats(site)
+            self.complete = False
+            self.timer = call_later(TWIN_PERIOD_S, self.tick)
+
+        def on_event(self, event: tuple) -> None:
+            stats = self.stats
+            if stats.add(event, time()):
+                if stats.level_changed(event):
+                    twin.set(f"twin/devices/{event[DEVICE]}/state", LEVELS[event[LEVEL]])
+                if self.sources <= 0:
+                    self.check_complete()
+
+        def on_expect(self, source: int, count: int) -> None:
+            self.sources -= 1
+            self.expected += count
+            self.check_complete()
+
+        def tick(self) -> None:
+            self.update_twin()
+            self.timer = call_later(TWIN_PERIOD_S, self.tick)
+
+        def update_twin(self) -> None:
+            twin.set(f"twin/sites/{self.site}", self.stats.snapshot())
+
+        def check_complete(self) -> None:
+            if not self.complete and self.sources <= 0 and self.stats.count >= self.expected:
+                self.complete = True
+                self.timer.cancel()
+                self.update_twin()
+                call_soon(site_complete)
+
+    class Device:
+        def __init__(self, device: int, sink: Aggregator) -> None:
+            self.device, self.site, self.sink = device, device // DEVICES_PER_SITE, sink
+            self.remaining = IOT_READINGS
+            self.sensor = Sensor(device)
+            self.state = LEVELS[0]
+
+        def read(self) -> None:
+            events = self.sensor.read(self.device, self.site, thresholds, time())
+            on_event = self.sink.on_event
+            for event in events:
+                call_soon(on_event, event)
+            self.state = LEVELS[events[-1][LEVEL]]
+            self.remaining -= 1
+            if self.remaining <= 0:
+                call_soon(self.sink.on_expect, self.device, self.sensor.seq)
+            else:
+                call_soon(self.read)
+
+    aggregators = [Aggregator(s, min(DEVICES_PER_SITE, devices - s * DEVICES_PER_SITE))
+                   for s in range(sites)]
+
+    def start() -> None:
+        result["t0"] = perf_counter()
+        for d in range(devices):
+            call_soon(Device(d, aggregators[d // DEVICES_PER_SITE]).read)
+
+    run_loop(loop, start)
+    summary = summarise((a.stats for a in aggregators), sum(a.expected for a in aggregators),
+                        result["seconds"], "asyncio")
+    if summary["lost"]:
+        raise RuntimeError(f"the iot pipeline lost {summary['lost']} events")
+    return {"iot_events": summary["events_per_s"], "iot_p99_ms": summary["latency_p99_ms"]}

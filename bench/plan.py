@@ -117,6 +117,18 @@ WORKLOADS: tuple[Workload, ...] = (
              warmup_divisor=10),
 )
 
+#: Readings per device in the ``iot`` workload (its size is the number of devices).
+IOT_READINGS = 50
+
+WORKLOADS += (
+    Workload("iot", 1_000, f"the demo's pipeline flat out: 1,000 devices x {IOT_READINGS} "
+             "readings (state machines with hysteresis, 10 site aggregators with rolling "
+             "stats and dedup, the twin) on one worker catalyst / one event loop",
+             ("compiled", "pure", "asyncio", "uvloop"),
+             (_rate("iot_events", "iot pipeline", "events/s"),
+              _cost("iot_p99_ms", "iot: latency p99", "ms", ratios=False))),
+)
+
 WORKLOADS_BY_NAME = {w.name: w for w in WORKLOADS}
 
 
@@ -148,6 +160,8 @@ TARGETS: tuple[Target, ...] = (
            at_most=2.0),
     Target("timers: lateness p99 ≤ 2 ms compiled", "timers_p99_ms", "compiled", at_most=2.0),
     Target("creation: compiled ≥ 30× upstream", "creation_us", "compiled", "upstream", 30),
+    Target("iot: compiled ≥ 5× pure", "iot_events", "compiled", "pure", 5),
+    Target("iot: compiled ≥ 3× uvloop", "iot_events", "compiled", "uvloop", 3),
 )
 
 METRICS = {m.key: m for w in WORKLOADS for m in w.metrics}

@@ -651,3 +651,16 @@ def io_latency(tt: ModuleType, size: int) -> dict:
     return {"io_p50_us": percentile(latencies, 0.50) * 1e6,
             "io_p99_us": percentile(latencies, 0.99) * 1e6,
             "io_chain_ops": result["steps"] / result["seconds"]}
+
+
+# -- 7. the IoT pipeline -----------------------------------------------------------------------
+def iot(tt: ModuleType, devices: int) -> dict:
+    """The demo's pipeline (``tasktonic.iot``) flat out on one worker catalyst, no output."""
+    from tasktonic.iot import FleetConfig, run_fleet
+
+    from .plan import IOT_READINGS
+    summary = run_fleet(FleetConfig(devices=devices, rate=0, readings=IOT_READINGS,
+                                    catalysts=1))
+    if summary["lost"]:
+        raise RuntimeError(f"the iot pipeline lost {summary['lost']} events")
+    return {"iot_events": summary["events_per_s"], "iot_p99_ms": summary["latency_p99_ms"]}

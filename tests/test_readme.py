@@ -4,9 +4,13 @@ A snippet runs under ``RUNNER``, which fails the process (exit status ``RUNNER_F
 soon as anything logs at ERROR on the ``tasktonic`` logger (how an exception in a sparkle,
 an ``assert`` included, is reported) or an exception ends a thread; the snippet's own
 uncaught exceptions fail it as usual. The runner's own tests feed it failing snippets.
+A snippet that reads ``MQTT_PORT`` from the environment gets a mosquitto of its own on that
+port (``tests/mqtt_broker.py``; the snippet is skipped without mosquitto).
 """
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import subprocess
 import sys
@@ -15,10 +19,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.mqtt_broker import Broker
+
 README = Path(__file__).resolve().parent.parent / "README.md"
 SNIPPETS = re.findall(r"```python\n(.*?)```", README.read_text(), re.S) if README.exists() else []
 
 RUNNER_FAILED = 70
+#: The environment variable a broker snippet reads its port from.
+MQTT_PORT = "MQTT_PORT"
 
 #: Run as ``python -c RUNNER SNIPPET``: the snippet is compiled and run as ``__main__``.
 RUNNER = f"""
@@ -52,10 +60,10 @@ exec(compile(_source, _name, "exec"), {{"__name__": "__main__", "__builtins__": 
 """
 
 
-def run_snippet(snippet: str) -> subprocess.CompletedProcess:
+def run_snippet(snippet: str, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run ``snippet`` under ``RUNNER`` in a fresh interpreter."""
     return subprocess.run([sys.executable, "-c", RUNNER, snippet], capture_output=True,
-                          text=True, timeout=60)
+                          text=True, timeout=60, env=env)
 
 
 def test_readme_has_snippets():
@@ -66,8 +74,15 @@ def test_readme_has_snippets():
 
 @pytest.mark.parametrize("snippet", SNIPPETS, ids=[
     s.splitlines()[2][:40] if len(s.splitlines()) > 2 else str(i) for i, s in enumerate(SNIPPETS)])
-def test_readme_snippet_runs(snippet: str) -> None:
-    done = run_snippet(snippet)
+def test_readme_snippet_runs(snippet: str, tmp_path: Path) -> None:
+    env = None
+    with contextlib.ExitStack() as stack:
+        if MQTT_PORT in snippet:  # it talks to a broker: give it a mosquitto of its own
+            broker = Broker(tmp_path)
+            broker.start()
+            stack.callback(broker.stop)
+            env = dict(os.environ, **{MQTT_PORT: str(broker.port)})
+        done = run_snippet(snippet, env)
     assert done.returncode == 0, f"snippet failed:\n{snippet}\n--- stderr:\n{done.stderr}"
 
 
