@@ -11,6 +11,11 @@ SKIP_PYTHONS ?=
 # What an interpreter says it is: "CPython 3.12", say.
 PY_ID := import platform, sys; print(platform.python_implementation(), '%d.%d' % sys.version_info[:2])
 
+# The extras `make test` installs, and packages pinned before them (the free-threaded run in
+# .ci/run: no PySide6 wheels there, and hypothesis newer than 6.139 needs a Rust build).
+EXTRAS ?= test,qt
+PINS   ?=
+
 VPY   := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
@@ -25,7 +30,8 @@ $(STAMP): pyproject.toml setup.py $(wildcard _core/*.pyx _core/*.pxd)
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --quiet --upgrade pip
 	$(VPY) -m pip install --quiet --upgrade 'Cython>=3.1' 'setuptools>=77' wheel
-	$(VPY) -m pip install --quiet --no-build-isolation -e '.[test]'
+	$(if $(PINS),$(VPY) -m pip install --quiet $(PINS))
+	$(VPY) -m pip install --quiet --no-build-isolation -e '.[$(EXTRAS)]'
 	@suffix="$$($(VPY) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')"; \
 	if ls tasktonic/_core/*"$$suffix" >/dev/null 2>&1; then \
 		echo "tasktonic: compiled core built (*$$suffix)"; \
@@ -87,4 +93,4 @@ clean:
 	rm -rf build dist wheelhouse *.egg-info
 	rm -f _core/*.c _core/*.html
 	rm -f tasktonic/_core/*.so tasktonic/_core/*.pyd
-	rm -rf $(VENV) $(PYTHONS:%=.venv-%)
+	rm -rf $(VENV) $(PYTHONS:%=.venv-%) .venv-3.13t

@@ -104,6 +104,16 @@ WORKLOADS: tuple[Workload, ...] = (
                              _cost(f"overflow_{policy}_lost", f"overflow {policy}: lost",
                                    "orders", ratios=False))),
              warmup_divisor=25),
+    Workload("parallel", 200_000, "K catalysts (K = 1, 2, 4), each a chain of 200,000 "
+             "sparkles at once: aggregate rate, and K = 2 over K = 1 (run it on a "
+             "free-threaded interpreter too: `.venv-3.13t/bin/python -m bench --only parallel`)",
+             ("compiled", "pure"),
+             (_rate("parallel_k1_ops", "parallel: 1 catalyst"),
+              _rate("parallel_k2_ops", "parallel: 2 catalysts"),
+              _rate("parallel_k4_ops", "parallel: 4 catalysts"),
+              Metric("parallel_scaling", "parallel: 2 catalysts / 1", "×",
+                     higher_is_better=True, ratios=False)),
+             warmup_divisor=10),
     Workload("creation", 10_000, "10,000 tonics of a class with 20 sparkles and 3 states",
              FRAMEWORKS,
              (_cost("creation_us", "creation", "µs/tonic"),

@@ -496,6 +496,55 @@ def _overflow_run(tt: ModuleType, size: int, policy: str) -> tuple[int, int, flo
     return delivered, size - delivered, result["seconds"], result["peak"]
 
 
+# -- 4d. parallel -------------------------------------------------------------------------------
+#: Catalyst counts the parallel workload compares (this machine has 2 cores).
+PARALLEL_KS = (1, 2, 4)
+
+
+def parallel(tt: ModuleType, size: int) -> dict:
+    """K catalysts, each running a chain of ``size`` sparkles at once: aggregate sparkles per
+    second for each K in ``PARALLEL_KS``, and the scaling of K = 2 over K = 1.
+
+    Under the GIL the chains take turns; on a free-threaded interpreter they run in parallel.
+    """
+    metrics: dict[str, float] = {}
+    for k in PARALLEL_KS:
+        metrics[f"parallel_k{k}_ops"] = _parallel_chains(tt, k, size)
+    metrics["parallel_scaling"] = metrics["parallel_k2_ops"] / metrics["parallel_k1_ops"]
+    return metrics
+
+
+def _parallel_chains(tt: ModuleType, k: int, size: int) -> float:
+    result: dict = {"done": 0}
+
+    class Chain(tt.ttTonic):
+        def tts__step(self, n):
+            if n:
+                self.tts__step(n - 1)
+            else:
+                self.base.ttse__chain_done()
+                self.finish()
+
+    class Driver(tt.ttTonic):
+        def ttse__on_start(self):
+            workers = [tt.ttCatalyst(name=f"chain{i}", dont_start_yet=True) for i in range(k)]
+            chains = [Chain(catalyst=worker) for worker in workers]
+            for chain in chains:
+                chain.tts__step(size)  # queued: runs once its catalyst starts
+            result["t0"] = perf_counter()
+            for worker in workers:
+                worker.start_sparkling()
+
+        def ttse__chain_done(self):
+            result["done"] += 1
+            if result["done"] == k:
+                result["seconds"] = perf_counter() - result["t0"]
+                self.finish()
+
+    run_app(tt, Driver)
+    return k * size / result["seconds"]
+
+
 # -- 5. creation -------------------------------------------------------------------------------
 def generated_class(tt: ModuleType) -> type:
     """A tonic class with 20 sparkles and 3 states, built by ``type()`` as a generator would.

@@ -110,3 +110,21 @@ def test_missing_compiled_module_falls_back_to_pure_when_not_required():
     result = probe(BLOCK_LOOP, TASKTONIC_NO_EXTENSIONS=None, TASKTONIC_REQUIRE_EXTENSIONS=None)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "pure"
+
+
+FREE_THREADED = bool(__import__("sysconfig").get_config_var("Py_GIL_DISABLED"))
+
+
+@pytest.mark.skipif(not FREE_THREADED, reason="a free-threaded (3.13t) interpreter is not running")
+def test_a_free_threaded_interpreter_keeps_its_gil_off_after_import():
+    """Every compiled module declares itself free-threading compatible: importing them (or the
+    pure twins) must not turn the GIL back on, and the compiled core runs when required."""
+    code = ("import sys, warnings; warnings.simplefilter('error', RuntimeWarning)\n"
+            "import tasktonic\n"
+            "print(tasktonic.implementation, sys._is_gil_enabled())")
+    result = probe(code)
+    assert result.returncode == 0, result.stderr
+    implementation, gil = result.stdout.split()
+    assert gil == "False", result.stderr
+    if os.environ.get("TASKTONIC_REQUIRE_EXTENSIONS"):
+        assert implementation == "compiled"
