@@ -71,10 +71,12 @@ cdef class SparkleLoop:
     cdef readonly TimerHeap timers
     cdef public object tracer
     cdef object _on_error
-    cdef object _cur_tonic
-    cdef object _cur_entry
-    cdef object _cur_args
-    cdef object _cur_kwargs
+    # The order being run, borrowed from whoever runs it (no reference count touched: shared
+    # objects such as a class's SparkleEntry would bounce between cores without the GIL).
+    cdef PyObject* _cur_tonic
+    cdef PyObject* _cur_entry
+    cdef PyObject* _cur_args
+    cdef PyObject* _cur_kwargs
     cdef PyThread_type_lock _wakeup
     cdef int _sleeping
     cdef int _wake_pending
@@ -96,12 +98,13 @@ cdef class SparkleLoop:
     cdef void _unlock(self) noexcept
     cdef Py_ssize_t _waiting(self) noexcept
     cdef void _saw_waiting(self, Py_ssize_t waiting) noexcept
-    cdef void _set_current(self, object tonic, object entry, object args,
-                           object kwargs) noexcept
+    cdef void _set_current(self, PyObject* tonic, PyObject* entry, PyObject* args,
+                           PyObject* kwargs) noexcept
     cdef int _gather(self) except -1
     cdef bint _take(self, Order* order) noexcept
     cdef object _run_next(self, bint want_order)
-    cdef int _execute(self, object tonic, object entry, object args, object kwargs) except -1
+    cdef int _execute(self, PyObject* tonic, PyObject* entry, PyObject* args,
+                      PyObject* kwargs) except -1
     cpdef push_threadsafe(self, object tonic, object entry, object args, object kwargs)
     cpdef wake(self)
     cpdef wait(self, object timeout)

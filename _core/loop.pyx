@@ -87,6 +87,7 @@ from tasktonic._pure.loop import WorkOrder
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.pythread cimport (PyThread_acquire_lock, PyThread_allocate_lock,
                                PyThread_free_lock, PyThread_release_lock, PyThread_type_lock)
+from cpython.object cimport PyTypeObject
 from cpython.ref cimport Py_DECREF, Py_INCREF, Py_XDECREF, PyObject
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 
@@ -97,14 +98,20 @@ from tasktonic._core.timerheap cimport TimerHeap
 __all__ = ["WorkOrder", "SparkleEntry", "SparkleLoop", "FINISHED_LOOP"]
 
 cdef extern from "Python.h":
+    # Borrowed-pointer forms for _execute (no reference counts touched).
+    bint tt_type_check "PyObject_TypeCheck"(PyObject* obj, PyTypeObject* kind)
+    Py_ssize_t tt_tuple_size "PyTuple_GET_SIZE"(PyObject* t)
+    PyObject* tt_tuple_item "PyTuple_GET_ITEM"(PyObject* t, Py_ssize_t i)
+    object tt_vectorcall "PyObject_Vectorcall"(PyObject* callable, PyObject** args,
+                                               size_t nargsf, PyObject* kwnames)
+    object tt_vectorcall_dict "PyObject_VectorcallDict"(PyObject* callable, PyObject** args,
+                                                        size_t nargs, PyObject* kwargs)
     unsigned long PyThread_get_thread_ident()
     int PyThread_acquire_lock_timed(PyThread_type_lock lock, long long microseconds,
                                     int intr_flag) nogil
     int PY_LOCK_INTR
     int PY_LOCK_ACQUIRED
     int PyErr_CheckSignals() except -1
-    object PyObject_Vectorcall(object callable, PyObject** args, size_t nargsf, PyObject* kwnames)
-    object PyObject_VectorcallDict(object callable, PyObject** args, size_t nargs, PyObject* kwargs)
     Py_ssize_t PyDict_GET_SIZE(object d)
     ctypedef int (*visitproc_t "visitproc")(PyObject*, void*) noexcept
     ctypedef int (*traverseproc_t "traverseproc")(PyObject*, visitproc_t, void*) noexcept
@@ -147,19 +154,6 @@ cdef class SparkleEntry:
 cdef inline object _kwargs(object kwargs):
     # The ring stores None for "no keyword arguments" (no empty dict kept per order).
     return {} if kwargs is None else kwargs
-
-
-cdef inline object _handler_for(object tonic, object entry):
-    if not isinstance(entry, SparkleEntry):  # any object with a table, as in the pure twin
-        return entry.table[tonic._tt_state]
-    cdef tuple table = (<SparkleEntry>entry).table
-    cdef Py_ssize_t size = PyTuple_GET_SIZE(table)
-    cdef Py_ssize_t state = tonic._tt_state
-    if state < 0:
-        state += size
-    if state < 0 or state >= size:
-        raise IndexError("tuple index out of range")
-    return <object>PyTuple_GET_ITEM(table, state)
 
 
 cdef inline object _as_args(object args):
@@ -367,15 +361,15 @@ cdef class SparkleLoop:
     @property
     def current(self):
         """The order being run, or None."""
-        if self._cur_tonic is None:
+        if self._cur_tonic is NULL:
             return None
-        return WorkOrder(self._cur_tonic, self._cur_entry, self._cur_args,
-                         _kwargs(self._cur_kwargs))
+        return WorkOrder(<object>self._cur_tonic, <object>self._cur_entry,
+                         <object>self._cur_args, _kwargs(<object>self._cur_kwargs))
 
     @property
     def current_tonic(self):
         """The tonic whose order is being run, or None."""
-        return self._cur_tonic
+        return None if self._cur_tonic is NULL else <object>self._cur_tonic
 
     @property
     def closed(self):
@@ -408,8 +402,9 @@ cdef class SparkleLoop:
         """Put every non-system order through ``bound`` from now on (None: no bound)."""
         self.bound = bound
 
-    cdef void _set_current(self, object tonic, object entry, object args,
-                           object kwargs) noexcept:
+    cdef void _set_current(self, PyObject* tonic, PyObject* entry, PyObject* args,
+                           PyObject* kwargs) noexcept:
+        # borrowed: valid while the order runs, and reset (NULL) before its references go
         self._cur_tonic = tonic
         self._cur_entry = entry
         self._cur_args = args
@@ -526,10 +521,12 @@ cdef class SparkleLoop:
     def run_now(self, tonic, entry, args):
         """Run a sparkle now, inside the running order: routed, traced, errors handled."""
         args = _as_args(args)
-        tonic_, entry_, args_, kwargs_ = (self._cur_tonic, self._cur_entry, self._cur_args,
-                                          self._cur_kwargs)
+        cdef PyObject* tonic_ = self._cur_tonic
+        cdef PyObject* entry_ = self._cur_entry
+        cdef PyObject* args_ = self._cur_args
+        cdef PyObject* kwargs_ = self._cur_kwargs
         try:
-            self._execute(tonic, entry, args, None)
+            self._execute(<PyObject*>tonic, <PyObject*>entry, <PyObject*>args, <PyObject*>None)
         finally:
             self._set_current(tonic_, entry_, args_, kwargs_)
 
@@ -539,7 +536,7 @@ cdef class SparkleLoop:
         TT_STORE_INT(&self._closed, 1)  # from here on the inbox takes nothing
         self._unlock()
         TT_STORE_ULONG(&self._thread_id, 0)
-        self._set_current(None, None, None, None)
+        self._set_current(NULL, NULL, NULL, NULL)
         for tonic, entry, _args, _kwargs in self.drain():
             _dropped(tonic, entry)
         if self.bound is not None:
@@ -561,7 +558,7 @@ cdef class SparkleLoop:
     cpdef wait(self, object timeout):
         """Sleep until ``wake`` or ``timeout`` seconds, unless an order is already ready."""
         cdef bint idle
-        self._set_current(None, None, None, None)
+        self._set_current(NULL, NULL, NULL, NULL)
         self._lock()
         idle = self._waiting() == 0 and not TT_LOAD_INT(&self._stopped)
         self._sleeping = idle  # a sender that appends from now on sees it, and wakes us
@@ -612,35 +609,55 @@ cdef class SparkleLoop:
         self.wake()
 
     # -- running ---------------------------------------------------------------------------
-    cdef int _execute(self, object tonic, object entry, object args, object kwargs) except -1:
-        """Run one order: route by state, trace, call, hand an Exception to on_error."""
+    cdef int _execute(self, PyObject* tonic, PyObject* entry, PyObject* args,
+                      PyObject* kwargs) except -1:
+        """Run one order: route by state, trace, call, hand an Exception to on_error.
+
+        The order's parts are borrowed from the caller, and so are the table and the handler
+        (the entry holds them): no reference count of an object shared between catalysts (a
+        class's entry, its handlers) is touched here.
+        """
         cdef PyObject* stack[MAX_STACK_ARGS + 1]
-        cdef Py_ssize_t nargs, i
-        handler = _handler_for(tonic, entry)
-        if handler is None:
-            if tonic._tt_state == -1:
-                _dropped(tonic, entry)
+        cdef PyObject* table
+        cdef PyObject* handler
+        cdef Py_ssize_t nargs, i, size, state
+        cdef object held  # the handler, on the path where nothing else may hold it
+        if tt_type_check(entry, <PyTypeObject*>SparkleEntry):
+            table = <PyObject*>(<SparkleEntry>entry).table
+            size = tt_tuple_size(table)
+            state = (<object>tonic)._tt_state
+            if state < 0:
+                state += size
+            if state < 0 or state >= size:
+                raise IndexError("tuple index out of range")
+            handler = tt_tuple_item(table, state)
+        else:  # any object with a table, as in the pure twin: the caller's order holds it
+            held = (<object>entry).table[(<object>tonic)._tt_state]
+            handler = <PyObject*>held
+        if handler == <PyObject*>None:
+            if (<object>tonic)._tt_state == -1:
+                _dropped(<object>tonic, <object>entry)
             return 0
         if self.tracer is not None:
-            self.tracer(tonic, entry, args, _kwargs(kwargs))
+            self.tracer(<object>tonic, <object>entry, <object>args, _kwargs(<object>kwargs))
         self._cur_tonic = tonic  # as _set_current, written out: this is the hot path
         self._cur_entry = entry
         self._cur_args = args
         self._cur_kwargs = kwargs
-        nargs = PyTuple_GET_SIZE(args)
+        nargs = tt_tuple_size(args)
         try:
             if nargs <= MAX_STACK_ARGS:
-                stack[0] = <PyObject*>tonic
+                stack[0] = tonic
                 for i in range(nargs):
-                    stack[i + 1] = PyTuple_GET_ITEM(args, i)
-                if kwargs is None or PyDict_GET_SIZE(kwargs) == 0:
-                    PyObject_Vectorcall(handler, stack, nargs + 1, NULL)
+                    stack[i + 1] = tt_tuple_item(args, i)
+                if kwargs == <PyObject*>None or PyDict_GET_SIZE(<object>kwargs) == 0:
+                    tt_vectorcall(handler, stack, nargs + 1, NULL)
                 else:
-                    PyObject_VectorcallDict(handler, stack, nargs + 1, <PyObject*>kwargs)
+                    tt_vectorcall_dict(handler, stack, nargs + 1, kwargs)
             else:
-                handler(tonic, *args, **_kwargs(kwargs))
+                (<object>handler)(<object>tonic, *<object>args, **_kwargs(<object>kwargs))
         except Exception as exc:
-            self._on_error(tonic, entry, exc)
+            self._on_error(<object>tonic, <object>entry, exc)
         return 0
 
     cpdef run_extra(self):
@@ -649,12 +666,15 @@ cdef class SparkleLoop:
         if not extra:
             return
         # the order that queued them is current again afterwards (a handler may call this)
-        tonic_, entry_, args_, kwargs_ = (self._cur_tonic, self._cur_entry, self._cur_args,
-                                          self._cur_kwargs)
+        cdef PyObject* tonic_ = self._cur_tonic
+        cdef PyObject* entry_ = self._cur_entry
+        cdef PyObject* args_ = self._cur_args
+        cdef PyObject* kwargs_ = self._cur_kwargs
         try:
             while extra:
                 tonic, entry, args, kwargs = extra.popleft()
-                self._execute(tonic, entry, args, kwargs)
+                self._execute(<PyObject*>tonic, <PyObject*>entry, <PyObject*>args,
+                              <PyObject*>kwargs)
         finally:
             self._set_current(tonic_, entry_, args_, kwargs_)
 
@@ -688,21 +708,20 @@ cdef class SparkleLoop:
         cdef Py_ssize_t low_watch
         if not self._take(&order):
             return False
-        low_watch = TT_LOAD_SSIZE(&self._low_watch)
-        if low_watch >= 0 and self._waiting() <= low_watch:
-            self.bound.drained(self)  # it asked: the order just taken stays alive meanwhile
-        tonic = <object>order.tonic
-        entry = <object>order.entry
-        args = <object>order.args
-        kwargs = <object>order.kwargs
-        Py_DECREF(tonic)   # the locals now hold the ring's references
-        Py_DECREF(entry)
-        Py_DECREF(args)
-        Py_DECREF(kwargs)
-        self._execute(tonic, entry, args, kwargs)
-        if self._extra:
-            self.run_extra()
-        return WorkOrder(tonic, entry, args, _kwargs(kwargs)) if want_order else True
+        # The order keeps the ring's references until it has run (and its extras); it is
+        # current meanwhile, and not anymore before they are let go.
+        try:
+            low_watch = TT_LOAD_SSIZE(&self._low_watch)
+            if low_watch >= 0 and self._waiting() <= low_watch:
+                self.bound.drained(self)  # it asked; no order is current during this
+            self._execute(order.tonic, order.entry, order.args, order.kwargs)
+            if self._extra:
+                self.run_extra()
+            result = order_as_work_order(order) if want_order else True
+        finally:
+            self._set_current(NULL, NULL, NULL, NULL)
+            order_release(order)
+        return result
 
     def step(self):
         """Run the next ready order and its extra sparkles; None when nothing is ready."""
@@ -711,7 +730,7 @@ cdef class SparkleLoop:
         try:
             order = self._run_next(True)
         finally:
-            self._set_current(None, None, None, None)
+            self._set_current(NULL, NULL, NULL, NULL)
         if order is False:
             return None
         TT_STORE_SSIZE(&self._ran, self._ran + 1)
@@ -750,7 +769,7 @@ cdef class SparkleLoop:
                     since_poll += planned - count
                     if (since_poll >= poll_every and self._waiting()
                             and not TT_LOAD_INT(&self._stopped)):
-                        self._set_current(None, None, None, None)
+                        self._set_current(NULL, NULL, NULL, NULL)
                         self.poll()
                         since_poll = 0
                 timeout = None
@@ -758,7 +777,7 @@ cdef class SparkleLoop:
                 if deadline is not None:
                     now = monotonic()
                     if deadline <= now:
-                        self._set_current(None, None, None, None)  # no order runs now
+                        self._set_current(NULL, NULL, NULL, NULL)  # no order runs now
                         self.fire_due(now)
                         continue
                     timeout = deadline - now
@@ -766,7 +785,7 @@ cdef class SparkleLoop:
                     self.wait(timeout)
                     since_poll = 0
         finally:
-            self._set_current(None, None, None, None)
+            self._set_current(NULL, NULL, NULL, NULL)
 
     def drain(self):
         """Remove and return the orders still queued, oldest first (the loop's own queue, then

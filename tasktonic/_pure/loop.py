@@ -354,6 +354,7 @@ class SparkleLoop:
         with self._inbox_lock:
             order: tuple = self._inbox.popleft()
         if self.low_watch >= 0 and len(self) <= self.low_watch:
+            self._current = None  # no order is current while the bound is told
             self.bound.drained(self)
         return order
 
