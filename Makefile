@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml setup.py $(wildcard _core/*.pyx _core/*.pxd)
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --quiet --upgrade pip
 	$(VPY) -m pip install --quiet --upgrade 'Cython>=3.1' 'setuptools>=77' wheel
-	$(if $(PINS),$(VPY) -m pip install --quiet $(PINS))
+	$(if $(PINS),$(VPY) -m pip install --quiet $(foreach pin,$(PINS),'$(pin)'))
 	$(VPY) -m pip install --quiet --no-build-isolation -e '.[$(EXTRAS)]'
 	@suffix="$$($(VPY) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')"; \
 	if ls tasktonic/_core/*"$$suffix" >/dev/null 2>&1; then \
