@@ -13,7 +13,7 @@ logger. The phases and their rules live in ``lifecycle``; this class supplies th
 from __future__ import annotations
 
 from collections.abc import Callable
-from threading import get_ident
+from threading import Lock, get_ident
 from typing import TYPE_CHECKING, Any
 
 from . import lifecycle
@@ -37,6 +37,33 @@ def _noop(func: Callable) -> Callable:
 
 def _never_runs(tonic: Any, entry: Any, exc: Exception) -> None:
     """The error handler of a staging loop, which never runs its orders."""
+
+
+class _StagingLoop(_loop.SparkleLoop):
+    """Where a tonic built off its catalyst's thread sends its sparkles until ``__init__`` has
+    succeeded. Its loop never runs: ``hand_over`` moves what it holds to the catalyst's loop
+    and from then on forwards what a late sender still sends here, so that nothing sent after
+    the hand-over can overtake what was staged."""
+
+    def __init__(self) -> None:
+        super().__init__(_never_runs)
+        self._forward_lock = Lock()
+        self._target: Any = None
+
+    def push_threadsafe(self, tonic: Any, entry: Any, args: tuple, kwargs: Any) -> None:
+        with self._forward_lock:
+            target = self._target
+            if target is None:
+                super().push_threadsafe(tonic, entry, args, kwargs)
+                return
+        target.push_threadsafe(tonic, entry, args, kwargs)
+
+    def hand_over(self, target: Any) -> None:
+        """Move the staged orders to ``target`` in order; forward everything sent later."""
+        with self._forward_lock:
+            for order in self.drain():
+                target.push_threadsafe(order.tonic, order.sparkle, order.args, order.kwargs)
+            self._target = target
 
 
 class ttTonic(ttEssence):
@@ -105,7 +132,7 @@ class ttTonic(ttEssence):
             self._tt_loop = loop
         else:
             if self._tt_staging is None:
-                self._tt_staging = _loop.SparkleLoop(_never_runs)
+                self._tt_staging = _StagingLoop()
             self._tt_loop = self._tt_staging
 
     def _tt_unstage(self) -> None:
@@ -113,14 +140,8 @@ class ttTonic(ttEssence):
         if staging is None:
             return
         target = self.catalyst.sparkle_loop
+        staging.hand_over(target)  # first what was staged; a late sender's orders follow it
         self._tt_loop = target
-        while True:  # until a sender that still held the staging loop is done with it
-            orders = staging.drain()
-            if not orders:
-                break
-            for order in orders:
-                target.push_threadsafe(order.tonic, order.sparkle, order.args, order.kwargs)
-        staging.close()
         self._tt_staging = None
 
     def __init__(self, name: str | None = None, context: Any = None, log_mode: Any = None,

@@ -584,3 +584,42 @@ def test_sparkles_of_a_tonic_built_on_another_thread_wait_for_its_init():
         else:
             assert outcome["ran"] == ["queued in __init__", "on_start"]
             assert len(outcome["fired"]) >= 3  # it goes on beating until the creator ends
+
+
+def test_a_sender_still_holding_the_staging_loop_is_forwarded_after_what_was_staged():
+    """A tonic built off its catalyst's thread stages what ``__init__`` sends; a sender that
+    picked up the staging loop before the hand-over and sends after it is forwarded to the
+    catalyst behind the staged orders: neither lost nor ahead of them."""
+    outcome: dict = {}
+    late_sent = threading.Event()
+
+    class Staged(ttTonic):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.got = []
+            self.ttsc__take("staged")
+            outcome["staging"] = self._tt_loop  # what a racing sender would still hold
+
+        def ttse__on_start(self):  # after the hand-over, on the catalyst's thread
+            entry = type(self)._tt_sparkles["ttsc__take"]
+            thread = threading.Thread(target=lambda: (
+                outcome["staging"].push_threadsafe(self, entry, ("late",), {}),
+                late_sent.set()))
+            thread.start()
+            wait_for(late_sent, "the late sender")
+
+        def ttsc__take(self, what):
+            self.got.append(what)
+            if what == "late":
+                self.ttsc__report()
+
+        def ttsc__report(self):
+            outcome["got"] = list(self.got)
+            self.finish()
+
+    def starting():
+        Staged(catalyst=ttCatalyst(name="worker"))  # built on the main thread: staged
+
+    run_app(starting, timeout=30)
+    assert outcome["staging"] is not None
+    assert outcome["got"] == ["staged", "late"]
