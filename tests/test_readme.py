@@ -7,9 +7,11 @@ uncaught exceptions fail it as usual. The runner's own tests feed it failing sni
 """
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -53,9 +55,11 @@ exec(compile(_source, _name, "exec"), {{"__name__": "__main__", "__builtins__": 
 
 
 def run_snippet(snippet: str) -> subprocess.CompletedProcess:
-    """Run ``snippet`` under ``RUNNER`` in a fresh interpreter."""
-    return subprocess.run([sys.executable, "-c", RUNNER, snippet], capture_output=True,
-                          text=True, timeout=60)
+    """Run ``snippet`` under ``RUNNER`` in a fresh interpreter, with a runtime directory of its
+    own (so a ``tasktonic.local`` daemon never touches the real one)."""
+    with tempfile.TemporaryDirectory(prefix="ttl") as runtime:
+        return subprocess.run([sys.executable, "-c", RUNNER, snippet], capture_output=True,
+                              text=True, timeout=60, env=dict(os.environ, XDG_RUNTIME_DIR=runtime))
 
 
 def test_readme_has_snippets():
