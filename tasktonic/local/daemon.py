@@ -1,13 +1,16 @@
 """The daemon: a tasktonic application that hosts one object (or tonic service) for the user.
 
-Why an application: every connection is a ``Session`` tonic on the main ``ttSelectorCatalyst``
-(one thread, non-blocking sockets, so a client that stalls or stops reading blocks nobody), and
-the hosted object runs on a catalyst of its own, one call at a time, in arrival order. A session
-is a small state machine: ``auth`` reads the fixed-size handshake as raw bytes and nothing else;
-only in ``ready`` are frames cut (capped) and decoded. Each session has a stall timer: no
-handshake, or a frame left incomplete, for ``io_timeout`` seconds closes that connection.
-The ``Listener`` counts authenticated clients; with none for ``idle_ttl`` seconds (from
-start-up too) it removes the runtime files and ends the application, and so the process.
+Why two catalysts: the ``Listener`` and each new connection's ``Handshake`` run on the main
+``ttSelectorCatalyst``; a handshake reads a fixed number of raw bytes and decodes nothing. Only
+an authenticated socket is handed to a ``Channel`` on the hosting catalyst (``HostCatalyst``),
+where the hosted object lives: there frames are cut (capped) and decoded, and calls run inline,
+one at a time, in arrival order, with no thread hop. A long call therefore delays other calls
+(they are sequential anyway) but never a handshake, an accept or the idle timer. Every socket
+is non-blocking, so a client that stalls or stops reading blocks nobody: no handshake, or a
+frame left incomplete, for ``io_timeout`` seconds closes that connection, and so does a reply
+backlog over the send buffer. The listener counts authenticated clients; with none for
+``idle_ttl`` seconds (from start-up too) it removes the runtime files and ends the
+application, and so the process.
 
 Run as ``python -m tasktonic.local.daemon --name N --factory module:attr ...`` (the handle does).
 """
@@ -23,7 +26,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .. import ttCatalyst, ttFormula, ttTimerSingleShot, ttTonic
+from .. import ttFormula, ttTimerSingleShot, ttTonic
 from ..net import ttTcpConnection
 from ..selector import EVENT_READ, ttSelectorCatalyst
 from . import wire
@@ -31,14 +34,15 @@ from .errors import ProtocolError
 from .runtime_dir import RuntimeFiles
 from .service import ServiceHosting, service_class
 
-__all__ = ["DaemonConfig", "Hosting", "Listener", "Session", "ObjectHost",
-           "main", "resolve_factory", "run"]
+__all__ = ["DaemonConfig", "Hosting", "HostCatalyst", "ObjectHost", "Handshake", "Channel",
+           "Listener", "main", "resolve_factory", "run"]
 
 _log = logging.getLogger("tasktonic.local")
 
 #: The longest Unix socket path we bind (sun_path is 104-108 bytes); longer goes to TCP.
 _MAX_UNIX_PATH = 100
 _ACCEPT_BURST = 16
+_RECV = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -60,111 +64,188 @@ def resolve_factory(path: str) -> Any:
     return target
 
 
-def _error_reply(exc: BaseException, codec: wire.Codec, text: str | None = None) -> bytes:
-    return codec.dumps(wire.error_message(exc, text))
+class HostCatalyst(ttSelectorCatalyst):
+    """Where the hosted object and the authenticated connections run. A service, so that it
+    outlives its connections (a plain worker catalyst finishes with its last tonic)."""
+
+    _tt_is_service = "tasktonic.local/host"
 
 
 class Hosting(Protocol):
     """What the daemon hosts: a plain object (``ObjectHost``) or a tonic service
     (``tasktonic.local.service.ServiceHosting``)."""
 
-    def codec_for(self, session: Session) -> wire.Codec: ...
+    catalyst: HostCatalyst
 
-    def handle(self, session: Session, op: str, message: list) -> None: ...
+    def codec_for(self, channel: Channel) -> wire.Codec: ...
+
+    def handle(self, channel: Channel, op: str, message: list) -> None: ...
 
     def finish(self) -> None: ...
 
 
-class ObjectHost(ttTonic):
-    """The factory's object, on a catalyst of its own: calls run one at a time, in order."""
+class ObjectHost:
+    """The factory's object; its calls run on the host catalyst, one at a time, in order."""
 
-    def __init__(self, factory: Any, config: DaemonConfig, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, factory: Any, config: DaemonConfig) -> None:
+        self.catalyst = HostCatalyst(name="object")
         self.obj = factory()
+        self.serializer = config.serializer
         self.codec = wire.Codec(config.serializer)
-        self.max_frame = config.max_frame
 
-    def codec_for(self, session: Session) -> wire.Codec:
-        return wire.Codec(self.codec.serializer)
+    def codec_for(self, channel: Channel) -> wire.Codec:
+        return self.codec
 
-    def handle(self, session: Session, op: str, message: list) -> None:
+    def handle(self, channel: Channel, op: str, message: list) -> None:
         if op != "call" or len(message) != 4 or not isinstance(message[1], str) \
                 or not isinstance(message[2], list) or not isinstance(message[3], dict):
             raise ProtocolError(f"this daemon hosts an object: expected ['call', method, args, "
                                 f"kwargs], got operation {op!r}")
-        self.ttsc__call(session, message[1], message[2], message[3])
-
-    def ttsc__call(self, session: Session, method: str, args: list, kwargs: dict) -> None:
-        session.ttsc__send_payload(self._outcome(method, args, kwargs))
+        channel.send_payload(self._outcome(message[1], message[2], message[3]))
 
     def _outcome(self, method: str, args: list, kwargs: dict) -> bytes:
         if method.startswith("_"):
-            return _error_reply(PermissionError(f"method {method!r} is private: the daemon "
-                                               "refuses names starting with '_'"), self.codec, "")
+            refused = PermissionError(f"method {method!r} is private: the daemon refuses names "
+                                      "starting with '_'")
+            return self.codec.dumps(wire.error_message(refused, ""))
         try:
             result = getattr(self.obj, method)(*args, **kwargs)
         except Exception as exc:
-            return _error_reply(exc, self.codec)
+            return self.codec.dumps(wire.error_message(exc))
         try:
             return self.codec.dumps(["ok", result])
         except (TypeError, ValueError) as exc:
-            return _error_reply(exc, self.codec, f"the result of {method}() cannot be sent")
+            return self.codec.dumps(wire.error_message(
+                exc, f"the result of {method}() cannot be sent"))
+
+    def finish(self) -> None:
+        self.catalyst.finish()
 
 
-class Session(ttTonic):
-    """One client connection: handshake on raw bytes, then framed messages."""
+class Handshake(ttTonic):
+    """A new connection until it has authenticated: raw bytes only, nothing decoded."""
 
-    _tt_states = ("auth", "ready", "closed")
+    catalyst: ttSelectorCatalyst
 
     def __init__(self, sock: socket.socket, listener: Listener, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        sock.setblocking(False)
+        self.sock: socket.socket | None = sock
+        self.listener = listener
+        self.challenge = secrets.token_bytes(32)
+        self.inbox = bytearray()
+        self.deadline = ttTimerSingleShot(listener.config.io_timeout,
+                                          sparkle_back=self.ttse__on_stall)
+
+    def ttse__on_start(self) -> None:
+        if self._write(wire.hello(self.challenge)) and self.sock is not None:
+            self.catalyst.register(self.sock, EVENT_READ, self.tts__readable)
+
+    def tts__readable(self, sock: socket.socket, events: int) -> None:
+        if sock is not self.sock:
+            return  # readiness queued before we let the socket go
+        try:
+            data = sock.recv(_RECV)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._refuse(f"read failed during the handshake: {exc}")
+            return
+        if not data:
+            self._refuse("closed during the handshake")
+            return
+        self.inbox += data
+        if len(self.inbox) < wire.RESPONSE_SIZE:
+            return
+        token, config = self.listener.token, self.listener.config
+        status, reason, theirs = wire.check_response(token, self.challenge,
+                                                     bytes(self.inbox[:wire.RESPONSE_SIZE]))
+        if not self._write(wire.verdict(token, status, theirs, config.serializer)):
+            return
+        if status != wire.OK:
+            self._refuse(reason)
+            return
+        self.catalyst.unregister(sock)
+        self.sock = None
+        self.listener.ttse__on_authenticated(sock, bytes(self.inbox[wire.RESPONSE_SIZE:]))
+        self.finish()
+
+    def _write(self, data: bytes) -> bool:
+        """Send a handshake message whole (a few dozen bytes: a socket that cannot take them
+        at once is not worth waiting for)."""
+        try:
+            sent = self.sock.send(data) if self.sock is not None else 0
+        except OSError as exc:
+            self._refuse(f"write failed during the handshake: {exc}")
+            return False
+        if sent != len(data):
+            self._refuse("the client does not read the handshake")
+            return False
+        return True
+
+    def ttse__on_stall(self, info: dict) -> None:
+        self._refuse(f"no handshake within {self.listener.config.io_timeout} s")
+
+    def _refuse(self, reason: str) -> None:
+        _log.warning("tasktonic.local: refused %s: %s", self.name, reason)
+        self._close()
+        self.finish()
+
+    def _close(self) -> None:
+        sock, self.sock = self.sock, None
+        if sock is None:
+            return
+        self.catalyst.unregister(sock)
+        try:  # unread bytes would turn our close into a reset that loses the verdict
+            while sock.recv(_RECV):
+                pass
+        except OSError:
+            pass
+        sock.close()
+
+    def ttse__on_finished(self) -> None:
+        self._close()
+
+
+class Channel(ttTonic):
+    """An authenticated connection, on the host catalyst: framed messages in, replies out.
+
+    Built on the listener's thread: its connection may deliver data before ``on_start`` runs,
+    so nothing here depends on a state set there."""
+
+    def __init__(self, sock: socket.socket, listener: Listener, early: bytes,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         config = listener.config
         self.listener = listener
         self.config = config
-        self.authenticated = False
-        self.challenge = secrets.token_bytes(32)
-        self.inbox = bytearray()
+        self.hosting = listener.hosting
+        self.early = early  # frames that arrived with the handshake: read before any other
+        self.open = True
         self.reader = wire.FrameReader(config.max_frame)
-        self.codec = listener.hosting.codec_for(self)
+        self.codec = self.hosting.codec_for(self)
         self.conn = ttTcpConnection(sock, owner=self, max_buffer=2 * config.max_frame + 4096,
                                     catalyst=self.catalyst)
         self.stall = ttTimerSingleShot(config.io_timeout, sparkle_back=self.ttse__on_stall)
+        self.stall.stop()  # runs only while a frame is incomplete
 
     def ttse__on_start(self) -> None:
-        self.to_state("auth")
-        self.conn.ttsc__send(wire.hello(self.challenge))
+        if self.early:
+            self._frames(b"")
 
-    # -- auth: raw bytes only ----------------------------------------------------------
-    def ttse_auth__on_tcp_data(self, conn: ttTcpConnection, data: bytes) -> None:
-        self.inbox += data
-        if len(self.inbox) < wire.RESPONSE_SIZE:
-            return
-        token = self.listener.token
-        status, reason, theirs = wire.check_response(token, self.challenge,
-                                                     bytes(self.inbox[:wire.RESPONSE_SIZE]))
-        self.conn.ttsc__send(wire.verdict(token, status, theirs, self.config.serializer))
-        if status != wire.OK:
-            self.close(reason)
-            return
-        rest = bytes(self.inbox[wire.RESPONSE_SIZE:])
-        self.inbox.clear()
-        self.stall.stop()
-        self.authenticated = True
-        self.to_state("ready")
-        self.listener.ttse__on_session_ready(self)
-        if rest:
-            self._frames(rest)
-
-    # -- ready: frames -----------------------------------------------------------------
-    def ttse_ready__on_tcp_data(self, conn: ttTcpConnection, data: bytes) -> None:
+    def ttse__on_tcp_data(self, conn: ttTcpConnection, data: bytes) -> None:
         self._frames(data)
 
     def _frames(self, data: bytes) -> None:
+        if not self.open:
+            return
+        if self.early:
+            data, self.early = self.early + data, b""
         try:
             for payload in self.reader.feed(data):
                 self._handle(self.codec.loads(payload))
         except ProtocolError as exc:
-            self.close(str(exc), tell_client=True)
+            self.close(str(exc))
             return
         if not self.reader.partial:
             self.stall.stop()
@@ -176,52 +257,44 @@ class Session(ttTonic):
             raise ProtocolError(f"malformed message: {message!r:.80}")
         op = message[0]
         if op == "ping":
-            self.reply(self.listener.info())
+            self.send(["ok", self.listener.info()])
         elif op == "shutdown":
-            self.reply(None)
+            self.send(["ok", None])
             self.listener.ttsc__shutdown(f"asked by {self.name}")
         else:
-            self.listener.hosting.handle(self, op, message)
+            self.hosting.handle(self, op, message)
 
-    def reply(self, result: Any) -> None:
-        self._send(["ok", result])
+    # -- sending (on this channel's thread, or queued from another) -------------------
+    def ttsc__send(self, message: list) -> None:
+        """Send ``message`` from another thread (an event of the hosted service)."""
+        self.send(message)
 
-    def ttsc__send_message(self, message: list) -> None:
-        """Encode and send ``message`` (an event from the hosted service's thread)."""
-        self._send(message)
+    def send(self, message: list) -> None:
+        self.send_payload(self.codec.dumps(message))
 
-    def ttsc__send_payload(self, payload: bytes) -> None:
-        """Send a message the host has encoded (a reply)."""
-        self._send_payload(payload)
-
-    def _send(self, message: list) -> None:
-        self._send_payload(self.codec.dumps(message))
-
-    def _send_payload(self, payload: bytes) -> None:
+    def send_payload(self, payload: bytes) -> None:
         """Frame and send; a message over the frame cap becomes an error reply."""
         try:
             data = wire.frame(payload, self.config.max_frame)
         except ProtocolError as exc:
-            data = wire.frame(_error_reply(exc, self.codec, ""), self.config.max_frame)
+            data = wire.frame(self.codec.dumps(wire.error_message(exc, "")),
+                              self.config.max_frame)
         self.conn.ttsc__send(data)
 
-    def close(self, reason: str, tell_client: bool = False) -> None:
-        """Refuse this connection: log why, tell the client when it is authenticated, close
-        after what is queued has been sent, and read nothing more."""
+    def close(self, reason: str) -> None:
+        """Drop this connection with a clear error: logged, told to the client, then closed
+        once what is queued has been sent; nothing more is read."""
         _log.warning("tasktonic.local: closing %s: %s", self.name, reason)
-        if tell_client:
-            self._send(["fatal", reason])
+        self.send(["fatal", reason])
         self.stall.stop()
-        self.to_state("closed")
+        self.open = False
         self.conn.ttsc__close()
 
     # -- the connection's end and stalls ---------------------------------------------
     def ttse__on_stall(self, info: dict) -> None:
-        if self.state == "auth":
-            self.close(f"no handshake within {self.config.io_timeout} s")
-        elif self.state == "ready":
+        if self.open:
             self.close(f"a frame was left incomplete ({self.reader.partial} bytes) for "
-                       f"{self.config.io_timeout} s", tell_client=True)
+                       f"{self.config.io_timeout} s")
 
     def ttse__on_tcp_buffer_full(self, conn: ttTcpConnection, pending: int) -> None:
         _log.warning("tasktonic.local: closing %s: the client does not read its replies "
@@ -229,13 +302,13 @@ class Session(ttTonic):
         conn.finish()
 
     def ttse__on_tcp_closed(self, conn: ttTcpConnection, reason: Any) -> None:
-        if self.state == "ready" and self.reader.partial:
+        if self.open and self.reader.partial:
             _log.warning("tasktonic.local: %s closed in the middle of a frame (%d bytes "
                          "received)", self.name, self.reader.partial)
         self.finish()
 
     def ttse__on_finished(self) -> None:
-        self.listener.ttse__on_session_ended(self)
+        self.listener.ttse__on_channel_ended(self)
 
 
 def _listen(files: RuntimeFiles) -> tuple[socket.socket, str | list]:
@@ -269,9 +342,9 @@ class Listener(ttTonic):
         super().__init__(**kwargs)
         self.config = config
         self.files = files
+        self.hosting = hosting
         self.started = time.monotonic()
         self.clients = 0
-        self.hosting = hosting
         self.closing = False
         self.token = files.new_token()
         self.sock, self.address = _listen(files)
@@ -295,23 +368,27 @@ class Listener(ttTonic):
             except OSError as exc:
                 _log.warning("tasktonic.local: accept failed: %s", exc)
                 return
-            Session(client, self)
+            Handshake(client, self)
 
     def info(self) -> dict[str, Any]:
+        """What ``ping()`` reports (read from a channel's thread: plain values only)."""
         return {"pid": os.getpid(), "uptime": time.monotonic() - self.started,
                 "active": self.clients, "protocol": wire.PROTOCOL_VERSION,
                 "name": self.config.name, "serializer": self.config.serializer,
                 "transport": "unix" if isinstance(self.address, str) else "tcp"}
 
-    def ttse__on_session_ready(self, session: Session) -> None:
+    def ttse__on_authenticated(self, sock: socket.socket, early: bytes) -> None:
+        if self.closing:
+            sock.close()
+            return
         self.clients += 1
         self.idle.stop()
+        Channel(sock, self, early, catalyst=self.hosting.catalyst)
 
-    def ttse__on_session_ended(self, session: Session) -> None:
-        if session.authenticated:
-            self.clients -= 1
-            if self.clients == 0 and not self.closing:
-                self.idle.restart()
+    def ttse__on_channel_ended(self, channel: Channel) -> None:
+        self.clients -= 1
+        if self.clients == 0 and not self.closing:
+            self.idle.restart()
 
     def ttse__on_idle(self, info: dict) -> None:
         self.ttsc__shutdown(f"no client for {self.config.idle_ttl} s")
@@ -355,8 +432,8 @@ def _hosting_for(config: DaemonConfig) -> Hosting:
     target = resolve_factory(config.factory)
     service = service_class(target)
     if service is not None:
-        return ServiceHosting(service, config)
-    return ObjectHost(target, config, catalyst=ttCatalyst(name="object"))
+        return ServiceHosting(service, HostCatalyst(name=f"{config.name}-service"))
+    return ObjectHost(target, config)
 
 
 def run(config: DaemonConfig) -> None:

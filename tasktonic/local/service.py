@@ -28,7 +28,7 @@ from .errors import ProtocolError
 from .singleton import LocalSingletonService
 
 if TYPE_CHECKING:
-    from .daemon import DaemonConfig, Session
+    from .daemon import Channel, HostCatalyst
 
 __all__ = ["machine_service", "MachineServiceProxy", "RemoteTonic", "ServiceHosting",
            "service_class"]
@@ -202,9 +202,9 @@ class RemoteTonic:
 
     _tt_by_reference = True
 
-    def __init__(self, session: Session, ref: int, name: str) -> None:
-        self._session = session
-        self.id = f"{session.name}/{ref}"
+    def __init__(self, channel: Channel, ref: int, name: str) -> None:
+        self._channel = channel
+        self.id = f"{channel.name}/{ref}"
         self.name = str(name)
         self.ref = ref
 
@@ -212,28 +212,26 @@ class RemoteTonic:
         if not attr.startswith(_SPARKLE_PREFIXES):
             raise AttributeError(f"{self!r} is a tonic in another process: only its sparkles "
                                  f"can be called, not {attr!r}")
-        session, ref = self._session, self.ref
+        channel, ref = self._channel, self.ref
 
         def sparkle(*args: Any, **kwargs: Any) -> None:
-            session.ttsc__send_message(["event", ref, attr, list(args), kwargs])
+            channel.ttsc__send(["event", ref, attr, list(args), kwargs])
         return sparkle
 
     def __repr__(self) -> str:
-        return f"<RemoteTonic {self.name!r} via {self._session.name}>"
+        return f"<RemoteTonic {self.name!r} via {self._channel.name}>"
 
 
 class ServiceHosting:
     """The daemon's side of a machine-wide service: the one instance, on its own catalyst."""
 
-    def __init__(self, service: type[ttTonic], config: DaemonConfig) -> None:
-        self.service: ttTonic
-        if issubclass(service, ttCatalyst):
-            self.service = service()
-        else:
-            self.service = service(catalyst=ttCatalyst(name=f"{config.name}-service"))
+    def __init__(self, service: type[ttTonic], catalyst: HostCatalyst) -> None:
+        self.catalyst = catalyst
+        self.service: ttTonic = (service() if issubclass(service, ttCatalyst)
+                                 else service(catalyst=catalyst))
         self.sparkles = frozenset(forwarded_sparkles(service))
 
-    def codec_for(self, session: Session) -> wire.Codec:
+    def codec_for(self, channel: Channel) -> wire.Codec:
         standins: dict[int, RemoteTonic] = {}
 
         def from_ref(ref: Any) -> RemoteTonic:
@@ -241,23 +239,23 @@ class ServiceHosting:
                     or isinstance(ref[0], bool)):
                 raise ProtocolError(f"malformed tonic reference {ref!r:.80}")
             if ref[0] not in standins:
-                standins[ref[0]] = RemoteTonic(session, ref[0], ref[1])
+                standins[ref[0]] = RemoteTonic(channel, ref[0], ref[1])
             return standins[ref[0]]
 
         def to_ref(obj: Any) -> list:
-            if isinstance(obj, RemoteTonic) and obj._session is session:
+            if isinstance(obj, RemoteTonic) and obj._channel is channel:
                 return [obj.ref, obj.name]
             raise TypeError(f"tasktonic.local: cannot send {type(obj).__name__} to a client")
         return wire.Codec("msgpack", to_ref=to_ref, from_ref=from_ref)
 
-    def handle(self, session: Session, op: str, message: list) -> None:
+    def handle(self, channel: Channel, op: str, message: list) -> None:
         if op == "access" and len(message) == 3 and isinstance(message[2], dict):
             self.service._tt_init_service_base(message[1], **message[2])
         elif op == "send" and len(message) == 4 and isinstance(message[2], list) \
                 and isinstance(message[3], dict):
             name = message[1]
             if name not in self.sparkles:
-                session.ttsc__send_message(wire.error_message(
+                channel.send(wire.error_message(
                     AttributeError(f"{type(self.service).__name__} has no public sparkle "
                                    f"{name!r}"), ""))
                 return
