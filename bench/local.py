@@ -14,6 +14,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from multiprocessing.managers import BaseManager
 
 import tasktonic
@@ -36,39 +37,28 @@ class CounterManager(BaseManager):
 
 
 CounterManager.register("Counter", Counter)
+BASELINE = "multiprocessing BaseManager (pickle)"
 
 
-def rate(call: Callable[[], object], calls: int, reps: int) -> list[float]:
-    """Calls per second of ``reps`` runs of ``calls`` calls, after a warm-up run."""
-    for _ in range(calls // 10):
+def timed(call: Callable[[], object], calls: int) -> float:
+    """Calls per second of ``calls`` calls."""
+    start = time.perf_counter()
+    for _ in range(calls):
         call()
-    rates = []
+    return calls / (time.perf_counter() - start)
+
+
+def measure(servers: dict[str, Callable[[], object]], calls: int,
+            reps: int) -> dict[str, list[float]]:
+    """Warm every server up, then time them in turn, ``reps`` rounds (so a burst of load on
+    the machine spreads over all of them)."""
+    for call in servers.values():
+        timed(call, calls // 10)
+    rates: dict[str, list[float]] = {label: [] for label in servers}
     for _ in range(reps):
-        start = time.perf_counter()
-        for _ in range(calls):
-            call()
-        rates.append(calls / (time.perf_counter() - start))
+        for label, call in servers.items():
+            rates[label].append(timed(call, calls))
     return rates
-
-
-def local_rates(serializer: str, calls: int, reps: int) -> list[float]:
-    svc = local_singleton(f"bench-{serializer}", factory="bench.local:Counter",
-                          serializer=serializer, idle_ttl=5.0)
-    try:
-        with svc.proxy() as counter:
-            return rate(counter.inc, calls, reps)
-    finally:
-        svc.shutdown()
-
-
-def manager_rates(calls: int, reps: int) -> list[float]:
-    manager = CounterManager(address=("127.0.0.1", 0), authkey=os.urandom(16))
-    manager.start()
-    try:
-        counter = manager.Counter()  # type: ignore[attr-defined]  # registered above
-        return rate(counter.inc, calls, reps)
-    finally:
-        manager.shutdown()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -76,16 +66,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--calls", type=int, default=5000)
     parser.add_argument("--reps", type=int, default=5)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="ttl") as runtime:
+    with tempfile.TemporaryDirectory(prefix="ttl") as runtime, ExitStack() as stack:
         os.environ["XDG_RUNTIME_DIR"] = runtime  # the daemons' files, gone afterwards
-        rows = {
-            "tasktonic.local proxy (msgpack)": local_rates("msgpack", args.calls, args.reps),
-            "tasktonic.local proxy (pickle)": local_rates("pickle", args.calls, args.reps),
-            "multiprocessing BaseManager (pickle)": manager_rates(args.calls, args.reps),
-        }
-    baseline = statistics.median(rows["multiprocessing BaseManager (pickle)"])
+        servers: dict[str, Callable[[], object]] = {}
+        for serializer in ("msgpack", "pickle"):
+            svc = local_singleton(f"bench-{serializer}", factory="bench.local:Counter",
+                                  serializer=serializer, idle_ttl=5.0)
+            stack.callback(svc.shutdown)
+            proxy = stack.enter_context(svc.proxy())
+            servers[f"tasktonic.local proxy ({serializer})"] = proxy.inc
+        manager = CounterManager(address=("127.0.0.1", 0), authkey=os.urandom(16))
+        manager.start()
+        stack.callback(manager.shutdown)
+        servers[BASELINE] = manager.Counter().inc  # type: ignore[attr-defined]  # registered
+        rows = measure(servers, args.calls, args.reps)
+    baseline = statistics.median(rows[BASELINE])
     print(f"tasktonic {tasktonic.implementation}; {args.reps} x {args.calls} calls of "
-          "counter.inc(), one client, round trip each")
+          "counter.inc(), one client, round trip each; "
+          "medians, min-max, rounds interleaved")
     print(f"{'server':<40} {'calls/s':>10} {'spread':>19} {'vs BaseManager':>15}")
     for label, rates in rows.items():
         median = statistics.median(rates)

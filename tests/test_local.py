@@ -434,6 +434,41 @@ def test_a_half_sent_frame_or_handshake_is_cut_off(guarded: tuple[Any, Any]) -> 
     assert "no handshake within 0.5 s" in daemon_log("guarded")
 
 
+def test_a_client_that_stops_reading_is_dropped(guarded: tuple[Any, Any]) -> None:
+    svc, bystander = guarded
+    sock = authenticated(svc)
+    request = wire.frame(pickle.dumps(["call", "echo", [b"x" * 60_000], {}]), svc.max_frame)
+    sock.settimeout(0.05)  # our sends may fill up: the daemon must not wait for us
+    sent = 0
+    try:
+        while sent < 400:  # 24 MB of replies we never read
+            sock.sendall(request)
+            sent += 1
+    except (TimeoutError, BrokenPipeError, ConnectionResetError):
+        pass
+    assert bystander.inc() == 2  # served meanwhile
+    wait_for(lambda: "does not read its replies" in daemon_log("guarded"),
+             "the daemon to drop the client that does not read")
+    assert bystander.inc() == 3
+    bystander.inc(step=-2)  # back where the fixture expects it
+
+
+def test_frames_sent_with_the_handshake_are_served_first(guarded: tuple[Any, Any]) -> None:
+    svc, _ = guarded
+    sock = raw(svc)
+    challenge = wire.parse_hello(_read_exactly(sock, wire.HELLO_SIZE))[1]  # type: ignore[index]
+    answer, _ = wire.response(svc.files.read_token(), challenge)
+    calls = b"".join(wire.frame(pickle.dumps(["call", "echo", [n], {}]), svc.max_frame)
+                     for n in range(3))
+    sock.sendall(answer + calls)  # not waiting for the verdict
+    assert _read_exactly(sock, wire.VERDICT_SIZE)[0] == wire.OK
+    reader = wire.FrameReader(svc.max_frame)
+    replies: list[bytes] = []
+    while len(replies) < 3:
+        replies += reader.feed(sock.recv(65536))
+    assert [pickle.loads(r) for r in replies] == [["ok", [[n], {}]] for n in range(3)]
+
+
 def test_a_protocol_version_mismatch_names_both_versions(
         guarded: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     svc, _ = guarded
