@@ -130,6 +130,30 @@ def test_proxy_forwards_calls_ping_reports_and_shutdown_cleans(runtime: Path) ->
     svc.shutdown()  # a second shutdown finds nothing to stop
 
 
+def test_the_design_documents_scenarios_run_with_only_the_import_changed(
+        runtime: Path) -> None:
+    # quickstart (the document's own serializer choice)
+    svc = local_singleton(name="my-counter", factory=COUNTER, idle_ttl=2.0,
+                          serializer="pickle")
+    with svc.proxy() as obj:
+        assert obj.ping() == "pong"
+        assert obj.inc() == 1
+    # A: an oversized payload fails fast, the daemon stays healthy (16 MiB by default)
+    with svc.proxy() as p, pytest.raises(ProtocolError):
+        p.echo(b"x" * (17 * 1024 * 1024))
+    # C: private methods are denied by the daemon
+    with svc.proxy() as p, pytest.raises(RemoteError):
+        p._private()
+    # D and E: warm-up without a proxy, health check, deterministic shutdown
+    svc.ensure_started()
+    info = svc.ping()
+    assert {"pid", "active", "protocol"} <= set(info)
+    with svc.proxy() as obj:
+        assert obj.inc() == 2  # the same object all along
+    svc.shutdown()
+    assert not pid_alive(info["pid"]) and not svc.files.metadata.exists()
+
+
 def test_remote_errors_carry_type_message_and_traceback(runtime: Path) -> None:
     svc = local_singleton("errors", factory=COUNTER)
     with svc.proxy() as obj:

@@ -90,7 +90,6 @@ class ObjectHost:
     def __init__(self, factory: Any, config: DaemonConfig) -> None:
         self.catalyst = HostCatalyst(name="object")
         self.obj = factory()
-        self.serializer = config.serializer
         self.codec = wire.Codec(config.serializer)
 
     def codec_for(self, channel: Channel) -> wire.Codec:
@@ -210,28 +209,33 @@ class Handshake(ttTonic):
 class Channel(ttTonic):
     """An authenticated connection, on the host catalyst: framed messages in, replies out.
 
-    Built on the listener's thread: its connection may deliver data before ``on_start`` runs,
-    so nothing here depends on a state set there."""
+    Built on the listener's thread, so its socket tonic and timer are made in ``on_start``, on
+    its own: made in ``__init__`` they would start working (and sending it sparkles, and
+    being stopped) concurrently with the hand-over of what ``__init__`` queued."""
+
+    conn: ttTcpConnection
+    stall: ttTimerSingleShot
 
     def __init__(self, sock: socket.socket, listener: Listener, early: bytes,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        config = listener.config
+        self.sock: socket.socket | None = sock
         self.listener = listener
-        self.config = config
+        self.config = listener.config
         self.hosting = listener.hosting
-        self.early = early  # frames that arrived with the handshake: read before any other
+        self.early = early  # frames that arrived with the handshake
         self.open = True
-        self.reader = wire.FrameReader(config.max_frame)
+        self.reader = wire.FrameReader(self.config.max_frame)
         self.codec = self.hosting.codec_for(self)
-        self.conn = ttTcpConnection(sock, owner=self, max_buffer=2 * config.max_frame + 4096,
-                                    catalyst=self.catalyst)
-        self.stall = ttTimerSingleShot(config.io_timeout, sparkle_back=self.ttse__on_stall)
-        self.stall.stop()  # runs only while a frame is incomplete
 
     def ttse__on_start(self) -> None:
-        if self.early:
-            self._frames(b"")
+        sock, self.sock = self.sock, None
+        assert sock is not None  # on_start runs once
+        self.conn = ttTcpConnection(sock, owner=self, catalyst=self.catalyst,
+                                    max_buffer=2 * self.config.max_frame + 4096)
+        self.stall = ttTimerSingleShot(self.config.io_timeout, sparkle_back=self.ttse__on_stall)
+        self.stall.stop()  # runs only while a frame is incomplete
+        self._frames(self.early)
 
     def ttse__on_tcp_data(self, conn: ttTcpConnection, data: bytes) -> None:
         self._frames(data)
@@ -239,8 +243,6 @@ class Channel(ttTonic):
     def _frames(self, data: bytes) -> None:
         if not self.open:
             return
-        if self.early:
-            data, self.early = self.early + data, b""
         try:
             for payload in self.reader.feed(data):
                 self._handle(self.codec.loads(payload))
@@ -308,6 +310,8 @@ class Channel(ttTonic):
         self.finish()
 
     def ttse__on_finished(self) -> None:
+        if self.sock is not None:  # finished before it started
+            self.sock.close()
         self.listener.ttse__on_channel_ended(self)
 
 
