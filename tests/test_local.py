@@ -218,6 +218,18 @@ def test_a_runtime_directory_others_can_enter_is_refused(runtime: Path) -> None:
         local_singleton("x", factory=COUNTER).ensure_started()
 
 
+def test_without_xdg_runtime_dir_a_private_directory_of_our_own_is_used(
+        runtime: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    monkeypatch.setattr(tempfile, "tempdir", str(runtime))
+    files = RuntimeFiles.for_name("fallback")
+    assert files.directory == runtime / f"tasktonic-local-{os.getuid()}" / "fallback"
+    files.prepare()
+    assert stat.S_IMODE(files.root.stat().st_mode) == 0o700
+    files.new_token()
+    assert stat.S_IMODE(files.token.stat().st_mode) == 0o600
+
+
 def test_a_factory_that_fails_is_reported_with_the_daemon_log(runtime: Path) -> None:
     svc = local_singleton("broken", factory="tests.local_services:NoSuchThing")
     with pytest.raises(ConnectionFailedError, match="NoSuchThing"):
