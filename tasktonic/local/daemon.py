@@ -426,8 +426,9 @@ class _DaemonFormula(ttFormula):
 
     def creating_starting_tonics(self) -> None:
         # built here, outside any tonic, as a formula builds a service: nobody is its base
-        hosting = _hosting_for(self.config)
-        Listener(self.config, RuntimeFiles.for_name(self.config.name), hosting)
+        files = RuntimeFiles.for_name(self.config.name)
+        files.prepare()
+        Listener(self.config, files, _hosting_for(self.config))
 
 
 def _hosting_for(config: DaemonConfig) -> Hosting:
