@@ -45,7 +45,7 @@ class Plain:
         return Path("/")
 
 
-@machine_service(idle_ttl=3.0)
+@machine_service(idle_ttl=3.0, start_timeout=20.0)
 class Tally(ttTonic):
     """A tonic service: adds what callers send and tells each caller the new total."""
 

@@ -241,7 +241,8 @@ def test_a_factory_that_fails_is_reported_with_the_daemon_log(runtime: Path) -> 
 INCREMENT = """
 import sys
 from tasktonic.local import local_singleton
-svc = local_singleton("shared", factory="tests.local_services:Counter", idle_ttl=5.0)
+svc = local_singleton("shared", factory="tests.local_services:Counter", idle_ttl=5.0,
+                      start_timeout=20.0)  # 8 interpreters starting on a small machine
 with svc.proxy() as obj:
     for _ in range(int(sys.argv[1])):
         obj.inc()
@@ -262,7 +263,8 @@ def test_eight_processes_increment_one_counter_exactly(runtime: Path) -> None:
 START_TOGETHER = """
 import os, sys, time
 from tasktonic.local import local_singleton
-svc = local_singleton("together", factory="tests.local_services:Counter", idle_ttl=5.0)
+svc = local_singleton("together", factory="tests.local_services:Counter", idle_ttl=5.0,
+                      start_timeout=20.0)  # 8 interpreters starting on a small machine
 print("ready", flush=True)
 while not os.path.exists(sys.argv[1]):
     time.sleep(0.001)
