@@ -44,6 +44,9 @@ class Plain:
     def opaque(self) -> Path:
         return Path("/")
 
+    def unpicklable(self) -> Any:
+        return lambda: None
+
 
 @machine_service(idle_ttl=3.0, start_timeout=20.0)
 class Tally(ttTonic):

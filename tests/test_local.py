@@ -181,6 +181,10 @@ def test_a_result_msgpack_cannot_carry_is_a_remote_error_and_pickle_is_opt_in(
                               serializer="pickle")
     with pickled.proxy() as obj:
         assert obj.opaque() == Path("/")
+        with pytest.raises(RemoteError, match="pickle") as unsendable:
+            obj.unpicklable()
+        assert unsendable.value.traceback_text == "the result of unpicklable() cannot be sent"
+        assert obj.opaque() == Path("/")
     mismatch = local_singleton("pickled", factory="tests.local_services:Plain")
     with pytest.raises(HandshakeError, match="serializer mismatch.*'msgpack'.*'pickle'"):
         mismatch.ensure_started()

@@ -113,7 +113,7 @@ class ObjectHost:
             return self.codec.dumps(wire.error_message(exc))
         try:
             return self.codec.dumps(["ok", result])
-        except (TypeError, ValueError) as exc:
+        except Exception as exc:  # msgpack: TypeError and kin; pickle: PicklingError and kin
             return self.codec.dumps(wire.error_message(
                 exc, f"the result of {method}() cannot be sent"))
 
