@@ -62,7 +62,7 @@ def wait_for(condition: Callable[[], Any], what: str, timeout: float = WAIT) -> 
 def started_pids(root: Path) -> list[int]:
     """Every daemon pid the logs under ``root`` say was started."""
     pids = []
-    for log in root.glob("tasktonic-local/*/daemon.log"):
+    for log in root.glob("**/tasktonic-local/*/daemon.log"):
         pids += [int(p) for p in re.findall(r"started, pid (\d+)", log.read_text())]
     return pids
 
@@ -220,6 +220,22 @@ def test_a_runtime_directory_others_can_enter_is_refused(runtime: Path) -> None:
     os.chmod(runtime / "tasktonic-local", 0o755)
     with pytest.raises(PermissionError, match="0700"):
         local_singleton("x", factory=COUNTER).ensure_started()
+
+
+def test_loopback_tcp_serves_where_a_unix_socket_path_would_be_too_long(
+        runtime: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    deep = runtime / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(deep))
+    svc = local_singleton("tcp", factory=COUNTER)
+    with svc.proxy() as obj:
+        assert obj.inc() == 1
+        info = svc.ping()
+    assert info["transport"] == "tcp"
+    host, _port = svc.files.read_metadata()["address"]
+    assert host == "127.0.0.1"
+    svc.shutdown()
+    assert not pid_alive(info["pid"])
 
 
 def test_without_xdg_runtime_dir_a_private_directory_of_our_own_is_used(
