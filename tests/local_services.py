@@ -15,8 +15,8 @@ from tasktonic.local import machine_service
 class Counter:
     """The design document's quickstart object, with a few more methods to probe the wire."""
 
-    def __init__(self) -> None:
-        self.value = 0
+    def __init__(self, start: int = 0) -> None:
+        self.value = start
 
     def inc(self, step: int = 1) -> int:
         self.value += step
@@ -54,9 +54,9 @@ class Tally(ttTonic):
 
     _tt_is_service = "tally"
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, srv_start: int = 0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.total = 0
+        self.total = srv_start
         self.callers: dict[str, int] = {}
 
     def _tt_init_service_base(self, base: Any, ctxt_greeting: str = "hello", **kwargs: Any) -> None:

@@ -133,8 +133,8 @@ def test_proxy_forwards_calls_ping_reports_and_shutdown_cleans(runtime: Path) ->
 def test_the_design_documents_scenarios_run_with_only_the_import_changed(
         runtime: Path) -> None:
     # quickstart (the document's own serializer choice)
-    svc = local_singleton(name="my-counter", factory=COUNTER, idle_ttl=2.0,
-                          serializer="pickle")
+    svc = local_singleton(name="my-counter", factory=COUNTER, idle_ttl=10.0,  # no idle exit
+                          serializer="pickle")                                # between steps
     with svc.proxy() as obj:
         assert obj.ping() == "pong"
         assert obj.inc() == 1
@@ -189,6 +189,15 @@ def test_a_result_msgpack_cannot_carry_is_a_remote_error_and_pickle_is_opt_in(
     with pytest.raises(HandshakeError, match="serializer mismatch.*'msgpack'.*'pickle'"):
         mismatch.ensure_started()
     pickled.shutdown()
+
+
+def test_factory_keywords_build_the_object_when_the_daemon_starts(runtime: Path) -> None:
+    svc = local_singleton("keywords", factory=COUNTER, factory_kwargs={"start": 41})
+    with svc.proxy() as obj:
+        assert obj.inc() == 42
+    svc.shutdown()
+    with pytest.raises(TypeError, match="JSON"):
+        local_singleton("keywords", factory=COUNTER, factory_kwargs={"start": object()})
 
 
 def test_errors_form_the_documented_tree() -> None:
@@ -553,7 +562,7 @@ class Consumer(ttTonic):
         self.greetings: list[tuple] = []
         self.threads: set[int] = set()
         self.own_thread = threading.get_ident()
-        self.tally = self.service(ctxt_greeting="hi")
+        self.tally = self.service(srv_start=100, ctxt_greeting="hi")
         for _ in range(5):
             self.tally.ttsc__add(self, 2)
 
@@ -600,16 +609,17 @@ def run_consumer_app(service: type) -> list[int]:
 
 def test_the_consumer_code_is_the_same_for_a_local_service() -> None:
     local = run_consumer(Tally.__wrapped__)
-    assert local.totals == [2, 4, 6, 8, 10]
+    assert local.totals == [102, 104, 106, 108, 110]
     assert local.greetings == [("hi", local.catalyst.name)]
 
 
 def test_a_machine_wide_service_across_two_processes_replies_as_sparkles(
         runtime: Path) -> None:
     other = child(CONSUMER_PROCESS)
-    assert finish(other).strip() == "[2, 4, 6, 8, 10]"  # the first process started the daemon
+    # the first process started the daemon, whose one instance got its srv_ keywords
+    assert finish(other).strip() == "[102, 104, 106, 108, 110]"
     here = run_consumer(Tally)
-    assert here.totals == [12, 14, 16, 18, 20]  # the same one instance, calls in order
+    assert here.totals == [112, 114, 116, 118, 120]  # the same one instance, calls in order
     assert here.greetings == [("hi", "tally-service")]  # run in the daemon, on its catalyst
     assert here.threads == {here.own_thread}  # sparkles on the consumer's own catalyst
     assert len(started_pids(runtime)) == 1

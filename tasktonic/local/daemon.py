@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import logging
 import os
 import secrets
@@ -53,6 +54,7 @@ class DaemonConfig:
     idle_ttl: float
     io_timeout: float
     max_frame: int
+    factory_kwargs: dict[str, Any]
 
 
 def resolve_factory(path: str) -> Any:
@@ -89,7 +91,7 @@ class ObjectHost:
 
     def __init__(self, factory: Any, config: DaemonConfig) -> None:
         self.catalyst = HostCatalyst(name="object")
-        self.obj = factory()
+        self.obj = factory(**config.factory_kwargs)
         self.codec = wire.Codec(config.serializer)
 
     def codec_for(self, channel: Channel) -> wire.Codec:
@@ -437,7 +439,8 @@ def _hosting_for(config: DaemonConfig) -> Hosting:
     target = resolve_factory(config.factory)
     service = service_class(target)
     if service is not None:
-        return ServiceHosting(service, HostCatalyst(name=f"{config.name}-service"))
+        return ServiceHosting(service, HostCatalyst(name=f"{config.name}-service"),
+                              config.factory_kwargs)
     return ObjectHost(target, config)
 
 
@@ -454,11 +457,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--idle-ttl", type=float, default=2.0)
     parser.add_argument("--io-timeout", type=float, default=5.0)
     parser.add_argument("--max-frame", type=int, default=wire.DEFAULT_MAX_FRAME)
+    parser.add_argument("--factory-kwargs", type=json.loads, default={})
     ns = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s pid %(process)d %(levelname)s %(message)s")
     run(DaemonConfig(ns.name, ns.factory, ns.serializer, ns.idle_ttl, ns.io_timeout,
-                     ns.max_frame))
+                     ns.max_frame, ns.factory_kwargs))
 
 
 if __name__ == "__main__":

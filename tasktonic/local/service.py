@@ -65,9 +65,12 @@ class MachineServiceProxy(ttSelectorCatalyst):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         impl = type(self).__wrapped__
+        # the srv_ keywords of the access that starts the daemon build the one instance there
+        srv = {key: value for key, value in kwargs.items() if key.startswith("srv_")}
         self.handle = LocalSingletonService(
             str(self._tt_is_service), f"{impl.__module__}:{impl.__qualname__}",
-            idle_ttl=self.machine_idle_ttl, start_timeout=self.machine_start_timeout)
+            idle_ttl=self.machine_idle_ttl, start_timeout=self.machine_start_timeout,
+            factory_kwargs=srv)
         self.refs: weakref.WeakValueDictionary[int, ttTonic] = weakref.WeakValueDictionary()
         self.codec = wire.Codec("msgpack", to_ref=self._to_ref, from_ref=self._from_ref)
         self.reader = wire.FrameReader(self.handle.max_frame)
@@ -225,10 +228,12 @@ class RemoteTonic:
 class ServiceHosting:
     """The daemon's side of a machine-wide service: the one instance, on its own catalyst."""
 
-    def __init__(self, service: type[ttTonic], catalyst: HostCatalyst) -> None:
+    def __init__(self, service: type[ttTonic], catalyst: HostCatalyst,
+                 srv_kwargs: dict[str, Any]) -> None:
         self.catalyst = catalyst
-        self.service: ttTonic = (service() if issubclass(service, ttCatalyst)
-                                 else service(catalyst=catalyst))
+        if not issubclass(service, ttCatalyst):
+            srv_kwargs = {**srv_kwargs, "catalyst": catalyst}
+        self.service: ttTonic = service(**srv_kwargs)
         self.sparkles = frozenset(forwarded_sparkles(service))
 
     def codec_for(self, channel: Channel) -> wire.Codec:

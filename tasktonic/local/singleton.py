@@ -10,6 +10,7 @@ session, writing to ``daemon.log`` in the runtime directory.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import subprocess
 import sys
@@ -26,6 +27,8 @@ from .runtime_dir import RuntimeFiles, pid_alive
 __all__ = ["local_singleton", "LocalSingletonService", "Proxy"]
 
 _POLL = 0.01
+#: How long ``shutdown()`` waits at least for the daemon's process to end (a loaded machine).
+_EXIT_WAIT = 10.0
 
 
 class Proxy:
@@ -62,7 +65,7 @@ class LocalSingletonService:
     def __init__(self, name: str, factory: str, *, scope: str = "user", idle_ttl: float = 2.0,
                  serializer: str = "msgpack", connect_timeout: float = 0.5,
                  start_timeout: float = 3.0, max_frame: int = wire.DEFAULT_MAX_FRAME,
-                 io_timeout: float = 5.0) -> None:
+                 io_timeout: float = 5.0, factory_kwargs: dict[str, Any] | None = None) -> None:
         if scope != "user":
             raise ValueError(f"tasktonic.local: only scope='user' is supported, got {scope!r}")
         if not isinstance(factory, str) or factory.count(":") != 1:
@@ -85,6 +88,8 @@ class LocalSingletonService:
         self.start_timeout = _positive("start_timeout", start_timeout)
         self.io_timeout = _positive("io_timeout", io_timeout)
         self.max_frame = max_frame
+        # JSON on the daemon's command line: checked here, where a mistake can be reported
+        self.factory_kwargs = json.dumps(factory_kwargs or {})
         self.files = RuntimeFiles.for_name(name)
 
     # -- the public API of the design document ---------------------------------------
@@ -115,11 +120,12 @@ class LocalSingletonService:
                 connection.request(["shutdown"])
             finally:
                 connection.close()
-            deadline = time.monotonic() + self.start_timeout
+            wait = max(self.start_timeout, _EXIT_WAIT)
+            deadline = time.monotonic() + wait
             while pid_alive(metadata["pid"]):
                 if time.monotonic() > deadline:
                     raise ConnectionFailedError(f"tasktonic.local: daemon {metadata['pid']} "
-                                                f"did not exit within {self.start_timeout} s")
+                                                f"did not exit within {wait} s")
                 time.sleep(_POLL)
         self.files.prepare()
         with self.files.start_lock():
@@ -160,7 +166,7 @@ class LocalSingletonService:
         return [sys.executable, "-m", "tasktonic.local.daemon", "--name", self.name,
                 "--factory", self.factory, "--serializer", self.serializer,
                 "--idle-ttl", repr(self.idle_ttl), "--io-timeout", repr(self.io_timeout),
-                "--max-frame", str(self.max_frame)]
+                "--max-frame", str(self.max_frame), "--factory-kwargs", self.factory_kwargs]
 
     def _start_daemon(self) -> dict[str, Any]:
         """Under the start-up lock: clear a dead daemon's files, start one, wait for its
@@ -200,14 +206,16 @@ class LocalSingletonService:
 def local_singleton(name: str, factory: str, *, scope: str = "user", idle_ttl: float = 2.0,
                     serializer: str = "msgpack", connect_timeout: float = 0.5,
                     start_timeout: float = 3.0, max_frame: int = wire.DEFAULT_MAX_FRAME,
-                    io_timeout: float = 5.0) -> LocalSingletonService:
+                    io_timeout: float = 5.0,
+                    factory_kwargs: dict[str, Any] | None = None) -> LocalSingletonService:
     """The handle of the singleton ``name``, built by ``factory`` ("module:callable") in a
     daemon shared by this user's processes; nothing starts until the handle is used.
 
     ``max_frame`` caps every frame (bytes); ``io_timeout`` bounds how long the daemon waits for
     a handshake or the rest of a frame. ``serializer='pickle'`` must be asked for explicitly.
+    ``factory_kwargs`` (JSON values) go to the factory when this handle starts the daemon.
     """
     return LocalSingletonService(name, factory, scope=scope, idle_ttl=idle_ttl,
                                  serializer=serializer, connect_timeout=connect_timeout,
                                  start_timeout=start_timeout, max_frame=max_frame,
-                                 io_timeout=io_timeout)
+                                 io_timeout=io_timeout, factory_kwargs=factory_kwargs)
