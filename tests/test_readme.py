@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -61,9 +62,12 @@ exec(compile(_source, _name, "exec"), {{"__name__": "__main__", "__builtins__": 
 
 
 def run_snippet(snippet: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run ``snippet`` under ``RUNNER`` in a fresh interpreter."""
-    return subprocess.run([sys.executable, "-c", RUNNER, snippet], capture_output=True,
-                          text=True, timeout=60, env=env)
+    """Run ``snippet`` under ``RUNNER`` in a fresh interpreter, with a runtime directory of its
+    own (so a ``tasktonic.local`` daemon never touches the real one)."""
+    with tempfile.TemporaryDirectory(prefix="ttl") as runtime:
+        return subprocess.run([sys.executable, "-c", RUNNER, snippet], capture_output=True,
+                              text=True, timeout=60,
+                              env=dict(env or os.environ, XDG_RUNTIME_DIR=runtime))
 
 
 def test_readme_has_snippets():
