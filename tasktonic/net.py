@@ -112,6 +112,8 @@ _RECV_SIZE = 256 * 1024
 _BURST = 16
 #: How long a server stops accepting when the process is out of file descriptors.
 ACCEPT_PAUSE_S = 0.25
+#: How often a connection paused by its receive budget looks whether its owner has finished.
+OWNER_CHECK_S = 0.25
 _OUT_OF_FDS = frozenset((errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM))
 
 
@@ -275,6 +277,7 @@ class ttTcpConnection(_ttNetTonic):
         self._eof = False         # the peer half-closed and the owner hears on_tcp_eof
         self.bytes_sent = 0       # bytes the kernel accepted
         self.bytes_received = 0
+        self._owner_check_armed = False
         if sock is not None:
             sock.setblocking(False)
             self._sock = sock
@@ -426,6 +429,9 @@ class ttTcpConnection(_ttNetTonic):
         for _ in range(_BURST):
             if received.paused:  # the owner has the whole budget still to handle
                 self._tt_update_watch()
+                if not self._owner_check_armed:
+                    self._owner_check_armed = True
+                    ttTimerSingleShot(OWNER_CHECK_S, sparkle_back=self.tts__check_owner)
                 return
             try:
                 data = sock.recv(_RECV_SIZE)  # type: ignore[union-attr]
@@ -441,6 +447,18 @@ class ttTcpConnection(_ttNetTonic):
             sparkle = self._tt_owner_sparkle("ttse__on_tcp_data")
             if sparkle is not None:
                 received.deliver(self.owner, sparkle, self, data, size=len(data))
+
+    def tts__check_owner(self, info: Any = None) -> None:
+        """Paused for an owner's pending bytes: if it has finished, they will never be
+        handled; forgive them and read on (its data is dropped from now on)."""
+        self._owner_check_armed = False
+        if not self._received.paused:
+            return
+        if self.owner is None or self.owner.finished:
+            self._received.forgive()
+        else:
+            self._owner_check_armed = True
+            ttTimerSingleShot(OWNER_CHECK_S, sparkle_back=self.tts__check_owner)
 
     def _ttss__resume_reading(self) -> None:
         """The owner has handled enough of the received bytes: read again."""

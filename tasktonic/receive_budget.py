@@ -8,10 +8,14 @@ catalyst, a serial reader thread) ``charge``s what it hands over and stops readi
 not), and reading resumes when the pending bytes are down to half the budget (hysteresis, so a
 reader does not flip on every chunk).
 
-Deliveries go through the owner's system sparkle ``_ttss__call``: a system order is never
-dropped nor refused by a bounded catalyst. Only an owner that completes drops it (with a debug
-line); the order then holds the last reference to its ``_Charge``, which releases itself when
-it is freed. So every charge is released exactly once, whatever becomes of its owner.
+Deliveries go through the system sparkle ``_ttss__call`` of the owner's *catalyst*: a system
+order is never dropped nor refused by a bounded catalyst, and the catalyst outlives the tonics
+it hosts, so the delivery runs even when the owner has finished meanwhile (its handler is then
+skipped with a debug line) and releases its bytes explicitly. Only a catalyst that has ended
+drops it; the order then holds the last reference to its ``_Charge``, which releases itself
+when it is freed. A free-threaded interpreter may free it much later (when the reader's thread
+next runs Python code), so a paused reader whose owner has finished ``forgive``s what is
+pending instead, and the late charges release nothing.
 
 Counting is under a lock: the reader charges on its thread, owners release on theirs.
 """
@@ -40,7 +44,7 @@ def check_budget(budget: Any, what: str) -> int:
 class ReceiveBudget:
     """Pending bytes of one reader against its budget; ``resume`` is called on reopening."""
 
-    __slots__ = ("budget", "_resume", "_lock", "_pending", "_high", "_open")
+    __slots__ = ("budget", "_resume", "_lock", "_pending", "_high", "_open", "_epoch")
 
     def __init__(self, budget: int, resume: Callable[[], None] | None = None) -> None:
         self.budget = budget
@@ -50,6 +54,7 @@ class ReceiveBudget:
         self._high = 0
         self._open = threading.Event()
         self._open.set()
+        self._epoch = 0  # charges of an earlier epoch were forgiven: they release nothing
 
     @property
     def pending(self) -> int:
@@ -79,9 +84,22 @@ class ReceiveBudget:
             if self._pending >= self.budget:
                 self._open.clear()
 
-    def release(self, size: int) -> None:
+    def forgive(self) -> None:
+        """The owner has finished: what it had pending will never be handled. Reopen; the
+        charges still out release nothing when they are settled later."""
+        with self._lock:
+            self._epoch += 1
+            self._pending = 0
+            reopen = self.paused
+            self._open.set()
+        if reopen and self._resume is not None:
+            self._resume()
+
+    def release(self, size: int, epoch: int | None = None) -> None:
         """``size`` bytes were consumed; reopen (and call ``resume``) at half the budget."""
         with self._lock:
+            if epoch is not None and epoch != self._epoch:
+                return  # forgiven already
             self._pending -= size
             reopen = self.paused and self._pending <= self.budget // 2
             if reopen:
@@ -92,7 +110,8 @@ class ReceiveBudget:
     def deliver(self, owner: Any, sparkle: Callable, *args: Any, size: int) -> None:
         """Queue ``sparkle(*args)`` (a sparkle method of ``owner``) as ``size`` charged bytes."""
         self.charge(size)
-        owner._ttss__call(self._run, owner, sparkle, args, _Charge(self, size))
+        owner.catalyst._ttss__call(self._run, owner, sparkle, args,
+                                   _Charge(self, size, self._epoch))
 
     @staticmethod
     def _run(owner: Any, sparkle: Callable, args: tuple, charge: _Charge) -> None:
@@ -106,16 +125,17 @@ class ReceiveBudget:
 class _Charge:
     """The bytes of one delivery: released once, when run or when its dropped order is freed."""
 
-    __slots__ = ("budget", "size")
+    __slots__ = ("budget", "size", "epoch")
     _tt_by_reference = True  # crosses threads inside its order, never copied
 
-    def __init__(self, budget: ReceiveBudget, size: int) -> None:
+    def __init__(self, budget: ReceiveBudget, size: int, epoch: int) -> None:
         self.budget: ReceiveBudget | None = budget
         self.size = size
+        self.epoch = epoch
 
     def settle(self) -> None:
         budget, self.budget = self.budget, None
         if budget is not None:
-            budget.release(self.size)
+            budget.release(self.size, self.epoch)
 
     __del__ = settle
