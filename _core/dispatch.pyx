@@ -70,7 +70,8 @@ cdef inline object _queue(object tonic, SparkleEntry entry, object owner, tuple 
     loop = tonic._tt_loop
     if isinstance(loop, SparkleLoop):
         if TT_LOAD_ULONG(&(<SparkleLoop>loop)._thread_id) == PyThread_get_thread_ident():
-            (<SparkleLoop>loop).push_order(tonic, entry, args, kwargs)
+            # entry belongs to type(tonic) (checked above): the order may borrow it
+            (<SparkleLoop>loop).push_order(tonic, entry, args, kwargs, True)
         else:
             (<SparkleLoop>loop).push_threadsafe(tonic, entry, args, kwargs)
         return None

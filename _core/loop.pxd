@@ -39,6 +39,9 @@ cdef struct Order:
     PyObject* entry
     PyObject* args
     PyObject* kwargs
+    # 0 when the entry is borrowed: a sparkle call's own entry, held by the tonic's class,
+    # which the order's tonic holds (no shared reference count touched per order)
+    int owns_entry
 
 
 cdef struct Ring:
@@ -89,7 +92,8 @@ cdef class SparkleLoop:
     cdef Py_ssize_t _ran
     cdef Py_ssize_t _high
 
-    cdef int push_order(self, object tonic, object entry, object args, object kwargs) except -1
+    cdef int push_order(self, object tonic, object entry, object args, object kwargs,
+                        bint class_entry=*) except -1
     cdef int _push_bounded(self, object tonic, object entry, object args,
                            object kwargs) except -1
     cdef int _inbox_push(self, object tonic, object entry, object args,

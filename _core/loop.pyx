@@ -215,14 +215,16 @@ cdef int ring_grow(Ring* ring) except -1:
 
 
 cdef inline int ring_push(Ring* ring, object tonic, object entry, object args,
-                          object kwargs) except -1:
+                          object kwargs, bint owns_entry=True) except -1:
     if ring.count > ring.mask:
         ring_grow(ring)
     cdef Order* order = &ring.slots[(ring.head + ring.count) & ring.mask]
     Py_INCREF(tonic)
-    Py_INCREF(entry)
+    if owns_entry:
+        Py_INCREF(entry)
     Py_INCREF(args)
     Py_INCREF(kwargs)
+    order.owns_entry = owns_entry
     order.tonic = <PyObject*>tonic
     order.entry = <PyObject*>entry
     order.args = <PyObject*>args
@@ -251,7 +253,8 @@ cdef int ring_move_all(Ring* into, Ring* source) except -1:
 
 cdef inline void order_release(Order order) noexcept:
     Py_XDECREF(order.tonic)
-    Py_XDECREF(order.entry)
+    if order.owns_entry:
+        Py_XDECREF(order.entry)
     Py_XDECREF(order.args)
     Py_XDECREF(order.kwargs)
 
@@ -283,7 +286,7 @@ cdef int ring_traverse(Ring* ring, visitproc_t visit, void* arg) noexcept:
     for i in range(ring.count):
         order = &ring.slots[(ring.head + i) & ring.mask]
         result = visit(order.tonic, arg)
-        if result == 0:
+        if result == 0 and order.owns_entry:
             result = visit(order.entry, arg)
         if result == 0 and order.args is not NULL:
             result = visit(order.args, arg)
@@ -411,9 +414,11 @@ cdef class SparkleLoop:
         self._cur_kwargs = kwargs
 
     # -- queueing -------------------------------------------------------------------------
-    cdef int push_order(self, object tonic, object entry, object args, object kwargs) except -1:
+    cdef int push_order(self, object tonic, object entry, object args, object kwargs,
+                        bint class_entry=False) except -1:
+        # class_entry: the dispatch's own call, ``entry`` is the sparkle of ``type(tonic)``
         if self.bound is None:
-            return ring_push(&self._ring, tonic, entry, args, kwargs)
+            return ring_push(&self._ring, tonic, entry, args, kwargs, not class_entry)
         if _is_system(entry):  # bounded: every order waits in the inbox, in the order sent
             self._inbox_push(tonic, entry, args, kwargs)
             return 0
