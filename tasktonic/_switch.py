@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 __all__ = ["implementation", "copy", "dispatch", "loop", "timerheap", "build_failure"]
 
-_MODULES = ("copy", "dispatch", "loop", "timerheap")
+MODULES = ("copy", "dispatch", "loop", "timerheap")
 _CORE = os.path.join(os.path.dirname(__file__), "_core")
 #: Written by setup.py (with the reason) when the compiled core did not build; removed by a
 #: build that succeeds.
@@ -31,7 +31,7 @@ _FIX = ("To fix: install a C compiler and reinstall (`pip install --force-reinst
 
 
 def _load(package: str) -> tuple[ModuleType, ...]:
-    return tuple(import_module(f"tasktonic.{package}.{name}") for name in _MODULES)
+    return tuple(import_module(f"tasktonic.{package}.{name}") for name in MODULES)
 
 
 def build_failure() -> str | None:
