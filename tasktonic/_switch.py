@@ -93,7 +93,7 @@ def _select() -> tuple[str, tuple[ModuleType, ...]]:
         if expected:
             import warnings
             warnings.warn(f"tasktonic: {expected}; running the pure-Python twins, several "
-                          f"times slower. {_FIX}", RuntimeWarning, stacklevel=3)
+                          f"times slower. {_FIX}", RuntimeWarning, stacklevel=4)
         return "pure", _load("_pure")
 
 
