@@ -19,8 +19,8 @@ overriding hooks can extend their parent's.
 
 The compiled twin must match: ``parse_sparkle_name``, ``build_class_sparkles(cls,
 declared_states)`` returning ``(entries, state_names)``, and the queued-call behaviour of the
-installed methods. ``SparkleEntry`` is one of the loop's records (``orders``: the loop runs
-work orders; this module builds them).
+installed methods. ``SparkleEntry`` belongs to the loop module (the loop runs work orders; this
+module builds them).
 """
 from __future__ import annotations
 
