@@ -31,8 +31,8 @@ the marker ``tasktonic/_core/BUILD_FAILED`` (the reason), so that importing it
 warns and ``python -m tasktonic info`` says why it is pure: pip hides the
 banner at its normal verbosity.
 
-The compiled modules are built without debug information (about a quarter of
-the size); ``build_ext --debug`` or ``TASKTONIC_CYTHON_TRACE`` keep it.
+The compiled modules are built without debug information (a fifth of the
+size: 2.7 MB -> 0.52 MB for the four on CPython 3.11 / Linux); ``build_ext --debug`` or ``TASKTONIC_CYTHON_TRACE`` keep it.
 """
 
 from __future__ import annotations
@@ -224,7 +224,7 @@ class OptionalBuildExt(build_ext):
             )
 
     def build_extensions(self) -> None:
-        # Debug information is three quarters of each module (Python's CFLAGS carry -g), and
+        # Debug information is four fifths of each module (Python's CFLAGS carry -g), and
         # nobody steps through Cython's generated C from a wheel. -Wl,-S: GNU ld and Apple's
         # ld64 both drop debug sections with it.
         if self.compiler.compiler_type == "unix" and not (self.debug or TRACE):
