@@ -198,12 +198,17 @@ class SiteAggregator(ttTonic):
         self._check_complete()
 
     def tts__update_twin(self, info: Any = None) -> None:
+        self._write_twin()
+
+    def _write_twin(self) -> None:
         self.store.set(f"twin/sites/{self.site}", self.stats.snapshot())
 
     def _check_complete(self) -> None:
         if not self.complete and self.sources <= 0 and self.stats.count >= self.expected:
             self.complete = True
-            self.tts__update_twin()
+            # Written now, not queued (calling the tts__ sparkle would queue it): the
+            # controller may conclude, and read the twin, as soon as it hears of the site.
+            self._write_twin()
             self.controller.ttse__on_site_complete(self.site)
 
 
