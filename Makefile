@@ -18,6 +18,10 @@ PINS   ?=
 
 VPY   := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Installs tasktonic editable, building the compiled core (setup.py falls back to pure Python
+# and leaves BUILD_FAILED, with the reason, when it cannot).
+INSTALL_EDITABLE = $(VPY) -m pip install --quiet --no-build-isolation -e '.[$(EXTRAS)]'
+BUILD_FAILED := tasktonic/_core/BUILD_FAILED
 
 .PHONY: all demo examples test test-pythons bench clean
 
@@ -31,7 +35,7 @@ $(STAMP): pyproject.toml setup.py $(wildcard _core/*.pyx _core/*.pxd)
 	$(VPY) -m pip install --quiet --upgrade pip
 	$(VPY) -m pip install --quiet --upgrade 'Cython>=3.1' 'setuptools>=77' wheel
 	$(if $(PINS),$(VPY) -m pip install --quiet $(foreach pin,$(PINS),'$(pin)'))
-	$(VPY) -m pip install --quiet --no-build-isolation -e '.[$(EXTRAS)]'
+	$(INSTALL_EDITABLE)
 	@suffix="$$($(VPY) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')"; \
 	if ls tasktonic/_core/*"$$suffix" >/dev/null 2>&1; then \
 		echo "tasktonic: compiled core built (*$$suffix)"; \
@@ -50,7 +54,18 @@ examples: $(STAMP)
 
 # Suite runs twice: the compiled core (required: a silently pure run cannot pass as
 # compiled), then the pure-Python twins.
+# A compiled build that failed earlier (BUILD_FAILED) is retried first; if it fails again, the
+# target stops with the reason instead of the suite's import errors.
 test: $(STAMP)
+	@if [ -e $(BUILD_FAILED) ]; then \
+		echo "== the compiled core did not build last time ($$(cat $(BUILD_FAILED))): rebuilding =="; \
+		$(INSTALL_EDITABLE); \
+	fi
+	@if [ -e $(BUILD_FAILED) ]; then \
+		echo "tasktonic: the compiled core does not build: $$(cat $(BUILD_FAILED))"; \
+		echo "tasktonic: install a C compiler and Cython (see the output above), then \`make test\` again"; \
+		exit 1; \
+	fi
 	@echo "== tasktonic suite: compiled core =="
 	TASKTONIC_REQUIRE_EXTENSIONS=1 $(VPY) -m pytest -q
 	@echo "== tasktonic suite: pure-Python twins =="

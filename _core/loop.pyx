@@ -82,7 +82,7 @@ import logging
 from collections import deque
 from time import monotonic
 
-from tasktonic._pure.loop import WorkOrder
+from tasktonic._pure.orders import WorkOrder
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.pythread cimport (PyThread_acquire_lock, PyThread_allocate_lock,

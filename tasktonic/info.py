@@ -39,12 +39,15 @@ def implementation_reason() -> str:
         return f"TASKTONIC_NO_EXTENSIONS={flag!r} is set"
     if platform.python_implementation() != "CPython":
         return f"the compiled core needs CPython, this is {platform.python_implementation()}"
+    failure = _switch.build_failure()
+    if failure is not None:
+        return f"the compiled core failed to build when tasktonic was installed: {failure}"
     if not built:
         others = sorted(p.name for p in _CORE.iterdir() if p.suffix in (".so", ".pyd"))
         return (f"no compiled module for this interpreter (*{suffix}) in {_CORE}"
                 + (f"; there are: {', '.join(others)}" if others else ""))
     try:
-        for name in ("copy", "dispatch", "loop", "timerheap"):
+        for name in _switch.MODULES:
             importlib.import_module(f"tasktonic._core.{name}")
     except ImportError as exc:
         return f"the compiled core does not import: {exc}"

@@ -12,7 +12,7 @@ import time
 from tasktonic import ttTonic
 from tasktonic.serial_port import DEFAULT_MAX_FRAME, ttSerialFrameError, ttSerialPort
 from tests.conftest import run_app
-from tests.test_serial_port import pty_pair
+from tests.test_serial_port import needs_pty, pty_pair
 
 WAIT = 30.0
 
@@ -82,6 +82,7 @@ def _run_pty(options, last, payload):
     return holder["listener"]
 
 
+@needs_pty
 def test_10_mb_without_a_terminator_is_discarded_reported_once_then_a_line_arrives():
     stop = threading.Event()
     peak = [0]
@@ -166,6 +167,7 @@ SERIAL_STREAM = 4 << 20  # smaller than TCP's 100 MB: a pty moves some 100 MB/s 
 SERIAL_BUDGET = 64 * 1024
 
 
+@needs_pty
 def test_a_stream_into_a_slow_subscriber_stays_within_the_serial_receive_budget():
     payload = bytes((i * 13 + (i >> 11)) & 0xFF for i in range(SERIAL_STREAM))
     master, path = pty_pair()

@@ -93,6 +93,12 @@ class Collector(ttTonic):
             self.finish()
 
 
+#: The tests that play the device through a pseudo-terminal: POSIX only. On Windows the same
+#: service paths run over ``loop://`` and ``socket://`` in the other tests.
+needs_pty = pytest.mark.skipif(not hasattr(os, "openpty"),
+                               reason="needs os.openpty (a POSIX pseudo-terminal)")
+
+
 def pty_pair():
     master, slave = os.openpty()
     path = os.ttyname(slave)
@@ -189,6 +195,7 @@ def test_custom_and_fixed_framing_over_loop_url():
     assert got[0].frames == [b"", b"abc", bytes(range(200))]
 
 
+@needs_pty
 def test_100k_bytes_of_lines_round_trip_over_a_pty():
     """The test thread types 5,000 lines into the master; an echo tonic writes each back."""
     master, path = pty_pair()
@@ -279,6 +286,7 @@ def test_two_writers_share_one_port_and_never_interleave_frames():
         assert per_writer[writer] == [frame(writer, i)[:-1] for i in range(frames_each)]
 
 
+@needs_pty
 def test_unplug_closes_then_the_same_pty_path_reopens():
     """Closing the master frees /dev/pts/N once the service closed its slave; Linux hands the
     lowest free number to the next openpty, so a new pair usually gets the same path back."""
@@ -417,6 +425,7 @@ def test_reopen_over_a_socket_url_after_the_server_drops():
     assert events == [b"first", "closed", "reopened", b"second"]
 
 
+@needs_pty
 def test_write_on_an_unplugged_port_is_reported_and_not_counted():
     master, path = pty_pair()
     subscribed = threading.Event()
@@ -475,6 +484,7 @@ def test_a_port_that_cannot_be_opened_raises_a_clear_error():
     assert ttLedger().services == {}
 
 
+@needs_pty
 def test_retry_first_open_waits_for_the_device(tmp_path):
     """retry_first_open=True: no error; the port keeps trying and reports reopened once the
     device appears (a symlink to a fresh pty, made after the port found nothing there)."""
@@ -544,6 +554,7 @@ def test_callback_subscription_and_a_subclassed_port():
                     "frames": [b"abcd", b"efgh", b"1234"]}
 
 
+@needs_pty
 def test_the_serial_echo_example_runs_and_ends_by_itself():
     from examples import serial_echo
     from tests.conftest import run_formula

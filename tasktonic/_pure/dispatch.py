@@ -28,7 +28,7 @@ from collections.abc import Callable
 from threading import get_ident
 from typing import Any, TypeVar
 
-from .loop import SparkleEntry
+from .orders import SparkleEntry
 
 __all__ = ["PREFIXES", "SparkleEntry", "parse_sparkle_name", "build_class_sparkles"]
 

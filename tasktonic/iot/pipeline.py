@@ -206,7 +206,9 @@ class SiteAggregator(ttTonic):
     def _check_complete(self) -> None:
         if not self.complete and self.sources <= 0 and self.stats.count >= self.expected:
             self.complete = True
-            self._write_twin()  # now, not queued: the controller may conclude at once
+            # Written now, not queued (calling the tts__ sparkle would queue it): the
+            # controller may conclude, and read the twin, as soon as it hears of the site.
+            self._write_twin()
             self.controller.ttse__on_site_complete(self.site)
 
 
