@@ -6,6 +6,7 @@ test leaves nothing running and nothing touches the real runtime directory.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -67,6 +68,13 @@ def started_pids(root: Path) -> list[int]:
     return pids
 
 
+def kill(pid: int) -> None:
+    """SIGKILL ``pid`` if it still runs: a daemon may reach its idle timeout and exit first."""
+    with contextlib.suppress(ProcessLookupError):
+        if pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
 @pytest.fixture
 def runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A private runtime root (short, for Unix socket paths); its daemons are killed after."""
@@ -76,8 +84,7 @@ def runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         yield root
     finally:
         for pid in started_pids(root):
-            if pid_alive(pid):
-                os.kill(pid, signal.SIGKILL)
+            kill(pid)
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -321,7 +328,7 @@ def test_a_killed_daemon_is_replaced_on_next_use(runtime: Path) -> None:
     with svc.proxy() as obj:
         assert obj.inc() == 1
     first = svc.ping()["pid"]
-    os.kill(first, signal.SIGKILL)
+    kill(first)
     wait_for(lambda: not pid_alive(first), "the killed daemon to disappear")
     with svc.proxy() as obj:
         assert obj.inc() == 1  # a fresh object in a fresh daemon
@@ -338,7 +345,7 @@ def test_corrupt_or_stale_metadata_is_recovered(runtime: Path) -> None:
     with svc.proxy() as obj:
         assert obj.inc() == 1
     pid = svc.ping()["pid"]
-    os.kill(pid, signal.SIGKILL)
+    kill(pid)
     wait_for(lambda: not pid_alive(pid), "the killed daemon to disappear")
     assert files.read_metadata() is not None  # what it left names a dead pid
     with svc.proxy() as obj:
