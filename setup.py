@@ -32,7 +32,8 @@ warns and ``python -m tasktonic info`` says why it is pure: pip hides the
 banner at its normal verbosity.
 
 The compiled modules are built without debug information (a fifth of the
-size: 2.7 MB -> 0.52 MB for the four on CPython 3.11 / Linux); ``build_ext --debug`` or ``TASKTONIC_CYTHON_TRACE`` keep it.
+size: 2.7 MB -> 0.52 MB for the four on CPython 3.11 / Linux); ``build_ext --debug`` or
+``TASKTONIC_CYTHON_TRACE`` keep it.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from typing import Any
 from .workloads import (
     HOLD_S,
     arm_timers,
+    iot_metrics,
     iot_payload,
     summarise_timers,
     time_stop_start,
@@ -254,4 +255,4 @@ def iot(loop: asyncio.AbstractEventLoop, devices: int) -> dict:
                         result["seconds"], "asyncio")
     if summary["lost"]:
         raise RuntimeError(f"the iot pipeline lost {summary['lost']} events")
-    return {"iot_events": summary["events_per_s"], "iot_p99_ms": summary["latency_p99_ms"]}
+    return iot_metrics(summary, devices)

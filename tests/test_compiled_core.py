@@ -128,3 +128,54 @@ def test_a_free_threaded_interpreter_keeps_its_gil_off_after_import():
     assert gil == "False", result.stderr
     if os.environ.get("TASKTONIC_REQUIRE_EXTENSIONS"):
         assert implementation == "compiled"
+
+
+#: A class's sparkle methods and handlers, deferred as the class itself is (see _core/dispatch).
+DEFERRAL = """
+import gc, sys, threading, weakref
+import tasktonic
+if tasktonic.implementation != "compiled":
+    print(tasktonic.implementation)
+    sys.exit(0)
+IMMORTAL = 2 ** 32 - 1
+
+def build():
+    class Meter(tasktonic.ttTonic):
+        def ttse__on_reading(self, value):
+            pass
+    return Meter
+
+def shared_counts(cls):
+    return (sys.getrefcount(cls), sys.getrefcount(cls.__dict__["ttse__on_reading"]),
+            sys.getrefcount(cls._tt_sparkles["ttse__on_reading"].generic))
+
+assert threading.active_count() == 1
+early = build()
+# no second thread yet: mortal (a class nobody uses is collected, with its sparkles)
+assert IMMORTAL not in shared_counts(early)
+gone = build()
+handler = weakref.ref(gone._tt_sparkles["ttse__on_reading"].generic)
+cls = weakref.ref(gone)
+del gone
+gc.collect()
+assert cls() is None and handler() is None, "an unused class was not collected"
+# from the first thread on, the interpreter makes deferred objects immortal: the class that
+# existed, its sparkle method and handler too; and a class built afterwards at once
+worker = threading.Thread(target=lambda: None)
+worker.start()
+worker.join()
+assert shared_counts(early) == (IMMORTAL,) * 3, shared_counts(early)
+assert shared_counts(build()) == (IMMORTAL,) * 3
+print(tasktonic.implementation)
+"""
+
+
+@pytest.mark.skipif(not FREE_THREADED or sys.version_info[:2] != (3, 13),
+                    reason="3.13t immortalizes deferred objects (3.14t counts them lazily)")
+def test_a_class_shares_its_sparkles_between_catalysts_without_counting_references():
+    """Two catalysts running the same class touch its sparkle methods and handlers on every
+    sparkle; without the GIL their reference counts would be one contended cache line each."""
+    result = probe(DEFERRAL)
+    assert result.returncode == 0, result.stderr
+    if result.stdout.strip() != "compiled":
+        pytest.skip("deferral is the compiled dispatch's; the pure twins run here")
