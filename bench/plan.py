@@ -137,6 +137,8 @@ WORKLOADS += (
              ("compiled", "pure", "asyncio", "uvloop"),
              (_rate("iot_events", "iot pipeline", "events/s"),
               _cost("iot_p99_ms", "iot: latency p99", "ms", ratios=False),
+              _cost("iot_model_us", "iot: the model alone, in a plain loop", "µs",
+                    ratios=False),
               _cost("iot_framework_us", "iot: framework per event (run minus the model alone)",
                     "µs"))),
 )
