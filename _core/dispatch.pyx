@@ -127,9 +127,13 @@ def build_class_sparkles(cls, declared_states=(), *, entry_type=SparkleEntry,
     """
     entries, state_names = _discover(cls, tuple(declared_states), entry_type=entry_type,
                                      make_method=make_method or _make_sparkle_method)
+    # Only handlers written in this class's body: no other thread can have reached them yet
+    # (3.13t's deferral must not race another thread's count); inherited ones were handled
+    # with their own class.
+    body = cls.__qualname__ + "."
     for entry in entries.values():
         for handler in entry.table:
-            if type(handler) is _FunctionType:
+            if type(handler) is _FunctionType and handler.__qualname__.startswith(body):
                 tt_defer_refcount(<PyObject*>handler, <PyObject*>cls)
     return entries, state_names
 
