@@ -174,15 +174,21 @@ cdef class SparkleMethod:
     cdef SparkleEntry entry
     cdef object owner
     cdef dict __dict__
+    cdef object __weakref__        # weakly referenced like the pure twin's function
 
     def __get__(self, obj, objtype):
         return self if obj is None else PyMethod_New(self, obj)
 
     def __call__(self, *args, **kwargs):
         if not args:
-            raise TypeError(f"{self.entry.name}() needs the tonic as first argument")
+            raise _no_tonic(self)
         return _queue(<PyObject*>args[0], <PyObject*>self.entry, <PyObject*>self.owner, args[1:],
                       kwargs or None)
+
+
+cdef object _no_tonic(SparkleMethod method):
+    # the pure twin's method is a function ``(self, *args, **kwargs)``: the same error
+    return TypeError(f"{method.__qualname__}() missing 1 required positional argument: 'self'")
 
 
 cdef object _sparkle_vectorcall(PyObject* method, PyObject** args, size_t nargsf,
@@ -193,8 +199,7 @@ cdef object _sparkle_vectorcall(PyObject* method, PyObject** args, size_t nargsf
     cdef tuple positional
     cdef object value
     if nargs < 1:
-        raise TypeError(f"{(<SparkleMethod>method).entry.name}() needs the tonic as first "
-                        "argument")
+        raise _no_tonic(<SparkleMethod>method)
     positional = PyTuple_New(nargs - 1)
     for i in range(1, nargs):
         value = <object>args[i]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from types import ModuleType
 from typing import Any, NamedTuple
 
@@ -227,6 +228,23 @@ def test_installed_methods_are_described(tw):
     assert bound.__self__ is w and bound.__func__ is Worker.__dict__["ttsc__go"]
     assert bound.__func__._tt_sparkle_method and bound.__func__.__name__ == "ttsc__go"
     assert entries["ttsc__go"].name == "ttsc__go"
+
+
+def test_a_sparkle_method_behaves_as_a_function_in_both_twins(tw):
+    """Called without its tonic it raises the error a function would; it can be weakly
+    referenced (the pure twin's method is a plain function)."""
+    class Worker(FakeTonicBase):
+        def ttsc__go(self, n):
+            pass
+
+    build(tw, Worker)
+    method = Worker.__dict__["ttsc__go"]
+    for call in (lambda: Worker.ttsc__go(), lambda: method.__call__()):
+        with pytest.raises(TypeError) as caught:
+            call()
+        assert str(caught.value) == (f"{Worker.__qualname__}.ttsc__go() missing 1 required "
+                                     "positional argument: 'self'")
+    assert weakref.ref(method)() is method
 
 
 def test_a_call_on_the_loops_own_thread_queues_without_copying(tw):
